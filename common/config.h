@@ -1,0 +1,42 @@
+/*
+ * config — every setting, read once from the environment at start and passed
+ * down. Tests build their own struct. The README's configuration table lists
+ * the same variables and defaults; keep the two in step.
+ */
+#ifndef TM_CONFIG_H
+#define TM_CONFIG_H
+
+#include <stdint.h>
+
+#define CONFIG_MAX_EDGE_URLS 16
+
+struct config {
+    char state_dir[512];          /* STATE_DIR, default ".run" */
+    char edge_listen_host[256];   /* from EDGE_LISTEN, default 127.0.0.1:8080 */
+    int edge_listen_port;
+    char public_url[512];         /* PUBLIC_URL, no trailing slash; default http://<EDGE_LISTEN> */
+    char public_origin[512];      /* scheme://host[:port] of public_url */
+    char worker_listen[512];      /* WORKER_LISTEN, default ipc://<state_dir>/workers.ipc */
+    char edge_urls[CONFIG_MAX_EDGE_URLS][512]; /* EDGE_URLS (comma-separated), default = worker_listen */
+    int edge_url_count;
+    char database_url[1024];      /* DATABASE_URL */
+    char worker_db_user[128];     /* DATABASE_WORKER_USER, default tm_worker */
+    char worker_db_password[256]; /* DATABASE_WORKER_PASSWORD, default empty (peer/trust) */
+    char allowed_origins[2048];   /* ALLOWED_ORIGINS, comma-separated extra origins */
+    int mcp_rate_limit;           /* MCP_RATE_LIMIT req/s per credential, default 50; 0 = off */
+    int mcp_rate_burst;           /* MCP_RATE_BURST, default 2 x rate */
+    int request_deadline_ms;      /* REQUEST_DEADLINE_MS, default 30000 */
+    int statement_timeout_ms;     /* STATEMENT_TIMEOUT_MS, default 5000 */
+    int worker_threads;           /* WORKER_THREADS per worker process, default 4 */
+    int max_inflight;             /* EDGE_MAX_INFLIGHT requests to workers, default 256 */
+    int key_cache_ttl_ms;         /* API_KEY_CACHE_MS, default 30000 (max 30000) */
+    int tools_page_size;          /* MCP_TOOLS_PAGE_SIZE, default 100 */
+};
+
+/* Fills cfg from the environment; on a bad value, prints why and exits. */
+void config_load(struct config *cfg);
+
+/* Fills cfg with the defaults only (tests). */
+void config_defaults(struct config *cfg);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * tool — the contract between the worker's dispatcher and one tool handler.
+ *
+ * The dispatcher (dispatch.c) decodes the envelope, checks the deadline and
+ * the principal, opens a transaction, sets app.account_id for row-level
+ * security, makes writes idempotent by request id, and then calls the
+ * handler. A handler runs its queries on ctx->db inside that transaction and
+ * either fills *result (a new JSON object: the tool's structuredContent) and
+ * returns TM_OK, or calls tool_fail() and returns its code. On failure the
+ * transaction is rolled back, so a rejected call changes nothing.
+ */
+#ifndef TM_TOOL_H
+#define TM_TOOL_H
+
+#include <jansson.h>
+#include "common/config.h"
+#include "proto/envelope.h"
+#include "proto/errors.h"
+#include "services/worker/db.h"
+
+struct tool_ctx {
+    struct db *db;
+    const struct config *cfg;
+    const struct principal *who;
+    const uint8_t *request_id;   /* ENV_ID_LEN bytes */
+    /* set by tool_fail(): */
+    enum tm_error code;
+    char message[512];
+    json_t *details;             /* optional, owned by ctx */
+};
+
+typedef enum tm_error (*tool_fn)(struct tool_ctx *ctx, const json_t *args, json_t **result);
+
+struct tool_handler {
+    const char *name;
+    tool_fn fn;
+};
+
+/* Records an error for the caller; returns code so handlers can `return tool_fail(...)`.
+ * details (may be NULL) is taken over. */
+enum tm_error tool_fail(struct tool_ctx *ctx, enum tm_error code, json_t *details, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* A database failure: unavailable if the connection is gone, internal otherwise (logged, not leaked). */
+enum tm_error tool_db_fail(struct tool_ctx *ctx, PGresult *res);
+
+#endif
