@@ -1,0 +1,152 @@
+/*
+ * admin_valid — checks of what the operator typed, before anything reaches
+ * the database: e-mail, password, plan, key name, scopes and uuid. Pure
+ * functions with static messages, so the unit tests can call them directly.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "services/admin/admin.h"
+
+/* Counts UTF-8 code points; continuation bytes (10xxxxxx) do not start one. */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+static bool has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7F)
+            return true;
+    return false;
+}
+
+const char *admin_check_email(const char *email)
+{
+    size_t len = strlen(email);
+    if (len == 0)
+        return "the e-mail address is empty";
+    if (len > ADMIN_EMAIL_MAX)
+        return "the e-mail address is longer than 254 characters";
+    if (has_control(email) || strpbrk(email, " \t") != NULL)
+        return "the e-mail address contains spaces or control characters";
+    const char *at = strchr(email, '@');
+    if (at == NULL || strchr(at + 1, '@') != NULL)
+        return "the e-mail address must contain exactly one @";
+    if (at == email)
+        return "the e-mail address has nothing before the @";
+    /* The domain is dot-separated labels, at least two, none empty. */
+    const char *dom = at + 1;
+    if (*dom == '\0' || strchr(dom, '.') == NULL)
+        return "the e-mail domain must contain a dot (example.com)";
+    if (dom[0] == '.' || email[len - 1] == '.' || strstr(dom, "..") != NULL)
+        return "the e-mail domain has an empty label";
+    return NULL;
+}
+
+const char *admin_check_password(const char *password)
+{
+    if (strlen(password) > ADMIN_PASSWORD_MAX)
+        return "the password is longer than 1024 bytes";
+    if (utf8_chars(password) < ADMIN_PASSWORD_MIN)
+        return "the password must have at least 10 characters";
+    return NULL;
+}
+
+const char *admin_check_plan(const char *plan)
+{
+    static const char *const plans[] = {"free", "basic", "pro", "enterprise"};
+    for (size_t i = 0; i < sizeof plans / sizeof plans[0]; i++)
+        if (strcmp(plan, plans[i]) == 0)
+            return NULL;
+    return "the plan must be one of free, basic, pro, enterprise";
+}
+
+const char *admin_check_key_name(const char *name)
+{
+    if (name[0] == '\0')
+        return "the key name is empty";
+    if (has_control(name))
+        return "the key name contains control characters";
+    if (strlen(name) > 4 * ADMIN_KEY_NAME_MAX || utf8_chars(name) > ADMIN_KEY_NAME_MAX)
+        return "the key name is longer than 64 characters";
+    return NULL;
+}
+
+const char *admin_check_uuid(const char *s)
+{
+    /* 8-4-4-4-12 hex digits, the form PostgreSQL prints. Checking here turns
+     * a typo into a clear message instead of a server cast error. */
+    static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+    if (strlen(s) != sizeof shape - 1)
+        return "the id is not a uuid (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)";
+    for (size_t i = 0; shape[i]; i++) {
+        char c = s[i];
+        bool ok = shape[i] == '-' ? c == '-'
+                                  : (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+                                        (c >= 'A' && c <= 'F');
+        if (!ok)
+            return "the id is not a uuid (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)";
+    }
+    return NULL;
+}
+
+static const struct {
+    const char *name;
+    uint32_t bit;
+} scope_table[] = {
+    {"read", ADMIN_SCOPE_READ},
+    {"write", ADMIN_SCOPE_WRITE},
+    {"execute", ADMIN_SCOPE_EXECUTE},
+};
+
+const char *admin_parse_scopes(const char *s, uint32_t *bits)
+{
+    uint32_t out = 0;
+    const char *p = s;
+    while (*p) {
+        if (*p == ',' || *p == ' ') {
+            p++;
+            continue;
+        }
+        size_t n = strcspn(p, ", ");
+        bool known = false;
+        for (size_t i = 0; i < sizeof scope_table / sizeof scope_table[0]; i++) {
+            if (strlen(scope_table[i].name) == n && strncmp(p, scope_table[i].name, n) == 0) {
+                out |= scope_table[i].bit;
+                known = true;
+            }
+        }
+        if (!known)
+            return "unknown scope (the scopes are read, write, execute)";
+        p += n;
+    }
+    if (out == 0)
+        return "the scope list is empty (the scopes are read, write, execute)";
+    *bits = out;
+    return NULL;
+}
+
+void admin_scopes_literal(uint32_t bits, char *out, size_t cap)
+{
+    size_t used = 0;
+    if (cap == 0)
+        return;
+    out[0] = '\0';
+    used += (size_t)snprintf(out, cap, "{");
+    bool first = true;
+    for (size_t i = 0; i < sizeof scope_table / sizeof scope_table[0] && used < cap; i++) {
+        if (!(bits & scope_table[i].bit))
+            continue;
+        used += (size_t)snprintf(out + used, cap - used, "%s%s", first ? "" : ",",
+                                 scope_table[i].name);
+        first = false;
+    }
+    if (used < cap)
+        snprintf(out + used, cap - used, "}");
+}
