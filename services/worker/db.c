@@ -1,0 +1,218 @@
+/*
+ * db — one PostgreSQL connection owned by one worker thread (see db.h).
+ *
+ * The connection parameters are DATABASE_URL with the user and password
+ * replaced by the worker role's, so the worker never runs as the owner and
+ * row-level security applies to every query. Statements are prepared lazily:
+ * the first db_query() of an SQL text prepares it under a generated name and
+ * later calls only execute it, which saves the parse and plan per request.
+ * The cache is keyed by the string's address (callers pass literals) and is
+ * dropped with the connection, because prepared statements live in the
+ * server session.
+ *
+ * A lost connection is noticed after a failed call (PQstatus is
+ * CONNECTION_BAD) and re-opened by the next db_ensure(). Failed attempts back
+ * off (100 ms doubling to 2 s) so that a dead database costs one quick
+ * `unavailable` answer per request, not a connect storm.
+ */
+#include "services/worker/db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+#define DB_BACKOFF_MIN_MS 100
+#define DB_BACKOFF_MAX_MS 2000
+
+struct db_prepared {
+    const char *sql;   /* key: the caller's string literal */
+    char name[24];
+};
+
+struct db {
+    const struct config *cfg;
+    PGconn *conn;
+    bool ever_connected;
+    int64_t next_attempt_ms;  /* mono_ms() before which we do not retry */
+    int backoff_ms;
+    struct db_prepared *prep;
+    size_t nprep, capprep;
+    unsigned long prep_seq;
+};
+
+struct db *db_new(const struct config *cfg)
+{
+    struct db *db = xcalloc(1, sizeof *db);
+    db->cfg = cfg;
+    db->backoff_ms = DB_BACKOFF_MIN_MS;
+    return db;
+}
+
+static void db_drop(struct db *db)
+{
+    if (db->conn)
+        PQfinish(db->conn);
+    db->conn = NULL;
+    db->nprep = 0;   /* the server forgot them with the session */
+}
+
+void db_free(struct db *db)
+{
+    if (!db)
+        return;
+    db_drop(db);
+    free(db->prep);
+    free(db);
+}
+
+/* Opens a connection as the worker role. Returns NULL (logged) on failure. */
+static PGconn *db_connect(const struct config *cfg)
+{
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(cfg->database_url, &perr);
+    if (!opts) {
+        /* The message names the syntax problem, never the URL itself. */
+        log_error("DATABASE_URL is not valid: %s", perr ? perr : "out of memory");
+        PQfreemem(perr);
+        return NULL;
+    }
+
+    size_t n = 0;
+    for (PQconninfoOption *o = opts; o->keyword; o++)
+        n++;
+    const char **keys = xcalloc(n + 8, sizeof *keys);
+    const char **vals = xcalloc(n + 8, sizeof *vals);
+    size_t k = 0;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val)
+            continue;
+        /* These are ours to decide, whatever the URL says. */
+        if (!strcmp(o->keyword, "user") || !strcmp(o->keyword, "password") ||
+            !strcmp(o->keyword, "application_name") || !strcmp(o->keyword, "connect_timeout") ||
+            !strcmp(o->keyword, "options"))
+            continue;
+        keys[k] = o->keyword;
+        vals[k] = o->val;
+        k++;
+    }
+    char options[64];
+    snprintf(options, sizeof options, "-c statement_timeout=%d", cfg->statement_timeout_ms);
+    keys[k] = "user", vals[k] = cfg->worker_db_user, k++;
+    if (cfg->worker_db_password[0])
+        keys[k] = "password", vals[k] = cfg->worker_db_password, k++;
+    keys[k] = "application_name", vals[k] = "worker", k++;
+    keys[k] = "connect_timeout", vals[k] = "5", k++;
+    keys[k] = "options", vals[k] = options, k++;
+    keys[k] = NULL, vals[k] = NULL;
+
+    PGconn *conn = PQconnectdbParams(keys, vals, 0);
+    free(keys);
+    free(vals);
+    PQconninfoFree(opts);
+
+    if (!conn || PQstatus(conn) != CONNECTION_OK) {
+        const char *msg = conn ? PQerrorMessage(conn) : "out of memory";
+        size_t len = strlen(msg);
+        while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+            len--;
+        log_error("database connection failed: %.*s", (int)len, msg);
+        if (conn)
+            PQfinish(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+bool db_ensure(struct db *db)
+{
+    if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
+        return true;
+    if (db->conn) {
+        log_warn("database connection lost; reconnecting");
+        db_drop(db);
+        db->next_attempt_ms = 0;   /* the first reconnect is immediate */
+    }
+    int64_t now = mono_ms();
+    if (now < db->next_attempt_ms)
+        return false;
+
+    db->conn = db_connect(db->cfg);
+    if (!db->conn) {
+        db->next_attempt_ms = now + db->backoff_ms;
+        db->backoff_ms = db->backoff_ms * 2 > DB_BACKOFF_MAX_MS ? DB_BACKOFF_MAX_MS : db->backoff_ms * 2;
+        return false;
+    }
+    log_info("database %s as %s (server %d)", db->ever_connected ? "reconnected" : "connected",
+             db->cfg->worker_db_user, PQserverVersion(db->conn));
+    db->ever_connected = true;
+    db->backoff_ms = DB_BACKOFF_MIN_MS;
+    db->next_attempt_ms = 0;
+    return true;
+}
+
+PGconn *db_conn(struct db *db)
+{
+    return db->conn;
+}
+
+bool db_broken(struct db *db)
+{
+    return !db->conn || PQstatus(db->conn) != CONNECTION_OK;
+}
+
+static const char *db_prepared_name(struct db *db, const char *sql)
+{
+    for (size_t i = 0; i < db->nprep; i++)
+        if (db->prep[i].sql == sql)
+            return db->prep[i].name;
+    return NULL;
+}
+
+PGresult *db_query(struct db *db, const char *sql, int nparams, const char *const *params)
+{
+    if (db_broken(db))
+        return NULL;
+
+    const char *name = db_prepared_name(db, sql);
+    if (!name) {
+        if (db->nprep == db->capprep) {
+            db->capprep = db->capprep ? db->capprep * 2 : 32;
+            db->prep = xrealloc(db->prep, db->capprep * sizeof *db->prep);
+        }
+        struct db_prepared *p = &db->prep[db->nprep];
+        snprintf(p->name, sizeof p->name, "s%lu", ++db->prep_seq);
+        PGresult *res = PQprepare(db->conn, p->name, sql, nparams, NULL);
+        if (!res || db_broken(db)) {
+            PQclear(res);
+            return NULL;
+        }
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            return res;   /* a statement error (or an aborted transaction): not cached */
+        PQclear(res);
+        p->sql = sql;
+        db->nprep++;
+        name = p->name;
+    }
+
+    PGresult *res = PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+    if (!res || db_broken(db)) {
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+bool db_exec(struct db *db, const char *sql)
+{
+    if (db_broken(db))
+        return false;
+    PGresult *res = PQexec(db->conn, sql);
+    bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok && res && !db_broken(db))
+        log_error("database: %s failed: %s", sql, PQresultErrorMessage(res));
+    PQclear(res);
+    return ok;
+}

@@ -1,0 +1,758 @@
+/*
+ * tool_endpoints — the endpoint tools: endpoints_list, endpoints_get,
+ * endpoints_create, endpoints_update, endpoints_deploy (docs/DESIGN.md,
+ * "Tools of the foundation"; output shapes in proto/catalog.c).
+ *
+ * Every handler runs inside the dispatcher's transaction with app.account_id
+ * set, and still filters by account explicitly: row-level security is the
+ * second wall, not the only one. An endpoint of another account is looked up
+ * exactly like a missing one, so the answer (not_found) reveals nothing.
+ *
+ * The sandbox configuration is the editable draft; the production row is the
+ * last deployed snapshot. update and deploy lock the endpoint row first
+ * (SELECT ... FOR UPDATE) so concurrent changes to one endpoint serialise and
+ * a deploy always copies the sandbox it diffed.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "proto/fields.h"
+#include "services/worker/dispatch.h"
+
+#define SLUG_MAX 48
+#define SLUG_SUFFIX 6
+#define LIST_DEFAULT_LIMIT 20
+#define LIST_MAX_LIMIT 100
+#define DEPLOYMENTS_SHOWN 5
+
+/* ISO 8601 in UTC with milliseconds, e.g. 2025-01-31T12:00:00.123Z */
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* ---- small helpers ------------------------------------------------------ */
+
+/* Runs a statement that must succeed; on failure records the error on ctx
+ * (tool_db_fail) and returns NULL. */
+static PGresult *must(struct tool_ctx *ctx, const char *sql, int n, const char *const *p)
+{
+    PGresult *res = db_query(ctx->db, sql, n, p);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        tool_db_fail(ctx, res);
+        return NULL;
+    }
+    return res;
+}
+
+/* A unique violation on the per-account name index. */
+static bool is_name_conflict(const PGresult *res)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *constraint = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+    return state && !strcmp(state, "23505") && constraint && !strcmp(constraint, "endpoints_account_name");
+}
+
+static bool pg_bool(const PGresult *res, int row, int col)
+{
+    return PQgetvalue(res, row, col)[0] == 't';
+}
+
+static json_t *pg_int(const PGresult *res, int row, int col)
+{
+    return json_integer(strtoll(PQgetvalue(res, row, col), NULL, 10));
+}
+
+static json_t *pg_str_or_null(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? json_null() : json_string(PQgetvalue(res, row, col));
+}
+
+/* A stored jsonb array; a broken value reads as empty rather than failing the call. */
+static json_t *pg_json_array(const PGresult *res, int row, int col)
+{
+    json_error_t jerr;
+    json_t *v = PQgetisnull(res, row, col) ? NULL : json_loads(PQgetvalue(res, row, col), 0, &jerr);
+    if (!json_is_array(v)) {
+        json_decref(v);
+        v = json_array();
+    }
+    return v;
+}
+
+static bool fields_differ(const json_t *a, const json_t *b)
+{
+    json_t *d = fields_diff(a, b);
+    bool differ = json_array_size(d) > 0;
+    json_decref(d);
+    return differ;
+}
+
+static bool is_uuid(const char *s)
+{
+    static const int dash[] = {8, 13, 18, 23};
+    if (strlen(s) != 36)
+        return false;
+    for (int i = 0, k = 0; i < 36; i++) {
+        if (k < 4 && i == dash[k]) {
+            if (s[i] != '-')
+                return false;
+            k++;
+        } else if (!isxdigit((unsigned char)s[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static char *gateway_url(const struct config *cfg, const char *slug)
+{
+    return xasprintf("%s/api/v1/data/%s", cfg->public_url, slug);
+}
+
+static json_t *value_obj(const char *v)
+{
+    return json_pack("{s:s}", "value", v);
+}
+
+/* ---- finding an endpoint ------------------------------------------------ */
+
+/* An id wins over a slug, a slug over a name, should one reference match several. */
+#define RESOLVE_SQL                                                                                   \
+    "SELECT id::text FROM endpoints WHERE account_id = $1::uuid AND deleted_at IS NULL "              \
+    "AND (id = $2::uuid OR slug = $3 OR lower(name) = lower($3)) "                                    \
+    "ORDER BY (id = $2::uuid) IS TRUE DESC, (slug = $3) DESC LIMIT 1"
+static const char SQL_RESOLVE[] = RESOLVE_SQL;
+static const char SQL_RESOLVE_LOCK[] = RESOLVE_SQL " FOR UPDATE";
+
+/* Finds the principal's endpoint named by ref (id, slug or name) into id[40]. */
+static enum tm_error resolve(struct tool_ctx *ctx, const json_t *args, bool lock, char id[40])
+{
+    const char *ref = json_string_value(json_object_get(args, "endpoint"));
+    if (!ref || !*ref)
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "endpoint is required: an id, slug or name");
+    const char *p[3] = {ctx->who->account_id, is_uuid(ref) ? ref : NULL, ref};
+    PGresult *res = must(ctx, lock ? SQL_RESOLVE_LOCK : SQL_RESOLVE, 3, p);
+    if (!res)
+        return ctx->code;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return tool_fail(ctx, TM_ERR_NOT_FOUND, NULL, "no endpoint \"%.100s\" in this account; endpoints_list shows them",
+                         ref);
+    }
+    snprintf(id, 40, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return TM_OK;
+}
+
+/* ---- the detail view ---------------------------------------------------- */
+
+static const char SQL_DETAIL[] =
+    "SELECT e.id::text, e.name, e.slug, e.description, e.active, e.prod_version, " TS("e.created_at") ", " TS(
+        "e.updated_at") ", s.version, s.fields::text, " TS("s.updated_at") ", p.version, p.fields::text, "
+    "CASE WHEN e.prod_version > 0 THEN " TS("p.updated_at") " END "
+    "FROM endpoints e "
+    "JOIN endpoint_configs s ON s.endpoint_id = e.id AND s.environment = 'sandbox' "
+    "JOIN endpoint_configs p ON p.endpoint_id = e.id AND p.environment = 'production' "
+    "WHERE e.id = $1::uuid AND e.account_id = $2::uuid AND e.deleted_at IS NULL";
+
+static const char SQL_DEPLOYMENTS[] =
+    "SELECT version, " TS("created_at") ", note, via, jsonb_array_length(diff) FROM endpoint_deployments "
+    "WHERE endpoint_id = $1::uuid AND account_id = $2::uuid ORDER BY version DESC LIMIT 5";
+
+/* EndpointDetail of endpoint id into *out. */
+static enum tm_error load_detail(struct tool_ctx *ctx, const char *id, json_t **out)
+{
+    const char *p[2] = {id, ctx->who->account_id};
+    PGresult *res = must(ctx, SQL_DETAIL, 2, p);
+    if (!res)
+        return ctx->code;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return tool_fail(ctx, TM_ERR_NOT_FOUND, NULL, "the endpoint no longer exists");
+    }
+    json_t *sandbox_fields = pg_json_array(res, 0, 9);
+    json_t *prod_fields = pg_json_array(res, 0, 12);
+    json_t *pending = fields_diff(prod_fields, sandbox_fields);
+    char *url = gateway_url(ctx->cfg, PQgetvalue(res, 0, 2));
+
+    json_t *d = json_object();
+    json_object_set_new(d, "id", json_string(PQgetvalue(res, 0, 0)));
+    json_object_set_new(d, "name", json_string(PQgetvalue(res, 0, 1)));
+    json_object_set_new(d, "slug", json_string(PQgetvalue(res, 0, 2)));
+    json_object_set_new(d, "description", json_string(PQgetvalue(res, 0, 3)));
+    json_object_set_new(d, "active", json_boolean(pg_bool(res, 0, 4)));
+    json_object_set_new(d, "created_at", json_string(PQgetvalue(res, 0, 6)));
+    json_object_set_new(d, "updated_at", json_string(PQgetvalue(res, 0, 7)));
+    json_object_set_new(d, "urls", json_pack("{s:s}", "gateway", url));
+    json_object_set_new(d, "sandbox",
+                        json_pack("{s:o, s:o, s:s}", "version", pg_int(res, 0, 8), "fields", sandbox_fields,
+                                  "updated_at", PQgetvalue(res, 0, 10)));
+    json_object_set_new(d, "production",
+                        json_pack("{s:o, s:o, s:o}", "version", pg_int(res, 0, 11), "fields", prod_fields,
+                                  "deployed_at", pg_str_or_null(res, 0, 13)));
+    json_object_set_new(d, "has_undeployed_changes", json_boolean(json_array_size(pending) > 0));
+    json_object_set_new(d, "pending_changes", pending);
+    free(url);
+    PQclear(res);
+
+    res = must(ctx, SQL_DEPLOYMENTS, 2, p);
+    if (!res) {
+        json_decref(d);
+        return ctx->code;
+    }
+    json_t *deps = json_array();
+    for (int i = 0; i < PQntuples(res); i++)
+        json_array_append_new(deps, json_pack("{s:o, s:s, s:s, s:s, s:o}", "version", pg_int(res, i, 0),
+                                              "deployed_at", PQgetvalue(res, i, 1), "note", PQgetvalue(res, i, 2),
+                                              "via", PQgetvalue(res, i, 3), "changes", pg_int(res, i, 4)));
+    PQclear(res);
+    json_object_set_new(d, "deployments", deps);
+    *out = d;
+    return TM_OK;
+}
+
+/* ---- endpoints_get ------------------------------------------------------ */
+
+enum tm_error tool_endpoints_get(struct tool_ctx *ctx, const json_t *args, json_t **result)
+{
+    char id[40];
+    if (resolve(ctx, args, false, id) != TM_OK)
+        return ctx->code;
+    return load_detail(ctx, id, result);
+}
+
+/* ---- endpoints_list ----------------------------------------------------- */
+
+static const char SQL_LIST[] =
+    "SELECT e.id::text, e.name, e.slug, e.description, e.active, e.prod_version, " TS("e.created_at") ", " TS(
+        "e.updated_at") ", s.fields::text, p.fields::text, jsonb_array_length(s.fields), "
+    "(extract(epoch FROM e.created_at) * 1000000)::bigint "
+    "FROM endpoints e "
+    "JOIN endpoint_configs s ON s.endpoint_id = e.id AND s.environment = 'sandbox' "
+    "JOIN endpoint_configs p ON p.endpoint_id = e.id AND p.environment = 'production' "
+    "WHERE e.account_id = $1::uuid AND e.deleted_at IS NULL "
+    "AND ($2::text = 'all' OR e.active = ($2::text = 'active')) "
+    "AND ($3::text IS NULL OR e.name ILIKE $3::text OR e.slug ILIKE $3::text) "
+    "AND ($4::bigint IS NULL OR (e.created_at, e.id) < "
+    "('epoch'::timestamptz + $4::bigint * interval '1 microsecond', $5::uuid)) "
+    "ORDER BY e.created_at DESC, e.id DESC LIMIT $6::int";
+
+/* A cursor is base64url of "<created_at epoch microseconds>:<uuid>" of the
+ * last item of the previous page. */
+static bool cursor_decode(const char *c, char micros[24], char id[40])
+{
+    char buf[96];
+    long n = b64url_decode(c, strlen(c), buf, sizeof buf - 1);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    if (strlen(buf) != (size_t)n)
+        return false;   /* embedded NUL */
+    char *colon = strchr(buf, ':');
+    if (!colon || colon == buf || colon - buf > 20)
+        return false;
+    *colon = '\0';
+    for (const char *d = buf; *d; d++)
+        if (!isdigit((unsigned char)*d))
+            return false;
+    long long v;
+    if (!parse_int(buf, 0, 1000000000000000000LL, &v) || !is_uuid(colon + 1))
+        return false;
+    snprintf(micros, 24, "%lld", v);
+    snprintf(id, 40, "%s", colon + 1);
+    return true;
+}
+
+/* "%<query>%" with LIKE's own characters escaped, so the query is a plain substring. */
+static char *like_pattern(const char *q)
+{
+    size_t n = strlen(q);
+    char *out = xmalloc(2 * n + 3), *o = out;
+    *o++ = '%';
+    for (size_t i = 0; i < n; i++) {
+        if (q[i] == '%' || q[i] == '_' || q[i] == '\\')
+            *o++ = '\\';
+        *o++ = q[i];
+    }
+    *o++ = '%';
+    *o = '\0';
+    return out;
+}
+
+enum tm_error tool_endpoints_list(struct tool_ctx *ctx, const json_t *args, json_t **result)
+{
+    const char *status = json_string_value(json_object_get(args, "status"));
+    if (!status)
+        status = "all";
+    if (strcmp(status, "all") && strcmp(status, "active") && strcmp(status, "inactive"))
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "status must be active, inactive or all");
+
+    json_int_t limit = LIST_DEFAULT_LIMIT;
+    const json_t *jl = json_object_get(args, "limit");
+    if (jl) {
+        if (!json_is_integer(jl) || json_integer_value(jl) < 1 || json_integer_value(jl) > LIST_MAX_LIMIT)
+            return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "limit must be an integer from 1 to 100");
+        limit = json_integer_value(jl);
+    }
+
+    char micros[24], cid[40];
+    const char *cursor = json_string_value(json_object_get(args, "cursor"));
+    if (cursor && !cursor_decode(cursor, micros, cid))
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL,
+                         "cursor is not valid; pass the next_cursor of a previous page");
+
+    const char *query = json_string_value(json_object_get(args, "query"));
+    char *pattern = query && *query ? like_pattern(query) : NULL;
+    char lim[24];
+    snprintf(lim, sizeof lim, "%lld", (long long)limit + 1);   /* one more tells if there is a next page */
+
+    const char *p[6] = {ctx->who->account_id, status, pattern, cursor ? micros : NULL, cursor ? cid : NULL, lim};
+    PGresult *res = must(ctx, SQL_LIST, 6, p);
+    free(pattern);
+    if (!res)
+        return ctx->code;
+
+    int rows = PQntuples(res);
+    int shown = rows > limit ? (int)limit : rows;
+    json_t *items = json_array();
+    for (int i = 0; i < shown; i++) {
+        json_t *sandbox = pg_json_array(res, i, 8), *prod = pg_json_array(res, i, 9);
+        long long prod_version = strtoll(PQgetvalue(res, i, 5), NULL, 10);
+        json_t *it = json_object();
+        json_object_set_new(it, "id", json_string(PQgetvalue(res, i, 0)));
+        json_object_set_new(it, "name", json_string(PQgetvalue(res, i, 1)));
+        json_object_set_new(it, "slug", json_string(PQgetvalue(res, i, 2)));
+        json_object_set_new(it, "description", json_string(PQgetvalue(res, i, 3)));
+        json_object_set_new(it, "active", json_boolean(pg_bool(res, i, 4)));
+        json_object_set_new(it, "deployed", json_boolean(prod_version > 0));
+        json_object_set_new(it, "prod_version", json_integer(prod_version));
+        json_object_set_new(it, "has_undeployed_changes", json_boolean(fields_differ(prod, sandbox)));
+        json_object_set_new(it, "field_count", pg_int(res, i, 10));
+        json_object_set_new(it, "created_at", json_string(PQgetvalue(res, i, 6)));
+        json_object_set_new(it, "updated_at", json_string(PQgetvalue(res, i, 7)));
+        json_array_append_new(items, it);
+        json_decref(sandbox);
+        json_decref(prod);
+    }
+    json_t *next = json_null();
+    if (rows > limit && shown > 0) {
+        char *raw = xasprintf("%s:%s", PQgetvalue(res, shown - 1, 11), PQgetvalue(res, shown - 1, 0));
+        char *enc = b64url_encode(raw, strlen(raw));
+        next = json_string(enc);
+        free(raw);
+        free(enc);
+    }
+    PQclear(res);
+    *result = json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
+    return TM_OK;
+}
+
+/* ---- endpoints_create --------------------------------------------------- */
+
+static const char SQL_NAME_TAKEN[] =
+    "SELECT 1 FROM endpoints WHERE account_id = $1::uuid AND lower(name) = lower($2) AND deleted_at IS NULL "
+    "AND ($3::uuid IS NULL OR id <> $3::uuid)";
+static const char SQL_SLUG_TAKEN[] = "SELECT slug_taken($1)";
+static const char SQL_INSERT_ENDPOINT[] =
+    "INSERT INTO endpoints (account_id, name, slug, description) VALUES ($1::uuid, $2, $3, $4) "
+    "ON CONFLICT (slug) DO NOTHING RETURNING id::text";
+static const char SQL_INSERT_CONFIGS[] =
+    "INSERT INTO endpoint_configs (endpoint_id, account_id, environment, version, fields) VALUES "
+    "($1::uuid, $2::uuid, 'sandbox', 1, $3::jsonb), ($1::uuid, $2::uuid, 'production', 0, '[]'::jsonb)";
+
+/* Lower-case ASCII letter/digit runs of name joined by '-', at most max chars. */
+static void slug_from_name(const char *name, char *out, size_t max)
+{
+    size_t n = 0;
+    bool gap = false;
+    for (const unsigned char *s = (const unsigned char *)name; *s && n < max; s++) {
+        if (*s < 0x80 && isalnum(*s)) {
+            if (gap && n > 0) {
+                if (n + 1 >= max)
+                    break;
+                out[n++] = '-';
+            }
+            out[n++] = (char)tolower(*s);
+            gap = false;
+        } else {
+            gap = true;
+        }
+    }
+    while (n > 0 && out[n - 1] == '-')
+        n--;
+    out[n] = '\0';
+    if (n == 0)
+        snprintf(out, max + 1, "endpoint");
+}
+
+/* A name must show something: not blank, no control characters. */
+static bool name_ok(const char *name)
+{
+    bool visible = false;
+    for (const unsigned char *s = (const unsigned char *)name; *s; s++) {
+        if (*s < 0x20 || *s == 0x7f)
+            return false;
+        if (*s != ' ')
+            visible = true;
+    }
+    return visible;
+}
+
+static enum tm_error check_name_free(struct tool_ctx *ctx, const char *name, const char *except_id)
+{
+    const char *p[3] = {ctx->who->account_id, name, except_id};
+    PGresult *res = must(ctx, SQL_NAME_TAKEN, 3, p);
+    if (!res)
+        return ctx->code;
+    int taken = PQntuples(res);
+    PQclear(res);
+    if (taken)
+        return tool_fail(ctx, TM_ERR_CONFLICT, NULL, "an endpoint named \"%s\" already exists in this account",
+                         name);
+    return TM_OK;
+}
+
+/* Inserts the endpoint row with a free slug; id[40] receives its id. */
+static enum tm_error insert_endpoint(struct tool_ctx *ctx, const char *name, const char *description, char id[40])
+{
+    char base[SLUG_MAX + 1], slug[SLUG_MAX + 1];
+    slug_from_name(name, base, SLUG_MAX);
+    snprintf(slug, sizeof slug, "%s", base);
+
+    for (int attempt = 0; attempt < 8; attempt++) {
+        if (attempt > 0) {
+            /* Slugs are global: add a random suffix and keep within SLUG_MAX. */
+            static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+            uint8_t rnd[SLUG_SUFFIX];
+            random_bytes(rnd, sizeof rnd);
+            char suffix[SLUG_SUFFIX + 1];
+            for (int i = 0; i < SLUG_SUFFIX; i++)
+                suffix[i] = b32[rnd[i] & 31];
+            suffix[SLUG_SUFFIX] = '\0';
+            size_t keep = strlen(base);
+            if (keep > SLUG_MAX - SLUG_SUFFIX - 1)
+                keep = SLUG_MAX - SLUG_SUFFIX - 1;
+            while (keep > 0 && base[keep - 1] == '-')
+                keep--;
+            snprintf(slug, sizeof slug, "%.*s-%s", (int)keep, base, suffix);
+        }
+        const char *ps[1] = {slug};
+        PGresult *res = must(ctx, SQL_SLUG_TAKEN, 1, ps);
+        if (!res)
+            return ctx->code;
+        bool taken = pg_bool(res, 0, 0);
+        PQclear(res);
+        if (taken)
+            continue;
+
+        const char *p[4] = {ctx->who->account_id, name, slug, description};
+        res = db_query(ctx->db, SQL_INSERT_ENDPOINT, 4, p);
+        if (is_name_conflict(res)) {
+            PQclear(res);
+            return tool_fail(ctx, TM_ERR_CONFLICT, NULL, "an endpoint named \"%s\" already exists in this account",
+                             name);
+        }
+        if (!res || PQresultStatus(res) != PGRES_TUPLES_OK)
+            return tool_db_fail(ctx, res);
+        int got = PQntuples(res);
+        if (got == 1)
+            snprintf(id, 40, "%s", PQgetvalue(res, 0, 0));
+        PQclear(res);
+        if (got == 1)
+            return TM_OK;
+        /* Another account took the slug between the check and the insert: try a new suffix. */
+    }
+    log_error("endpoints_create: no free slug after 8 attempts");
+    return tool_fail(ctx, TM_ERR_UNAVAILABLE, NULL, "could not pick a unique slug, retry");
+}
+
+enum tm_error tool_endpoints_create(struct tool_ctx *ctx, const json_t *args, json_t **result)
+{
+    const char *name = json_string_value(json_object_get(args, "name"));
+    if (!name || !*name || strlen(name) > 256 || !name_ok(name))
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL,
+                         "name must be 1-64 characters, not blank, without control characters");
+    const json_t *jd = json_object_get(args, "description");
+    if (jd && !json_is_string(jd))
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "description must be a string");
+    const char *description = jd ? json_string_value(jd) : "";
+
+    json_t *in_fields = json_object_get(args, "fields");
+    json_t *empty = json_array();
+    char err[512];
+    json_t *fields = fields_normalize(in_fields ? in_fields : empty, err, sizeof err);
+    json_decref(empty);
+    if (!fields)
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "%s", err);
+
+    char id[40];
+    char *ftext = NULL;
+    if (check_name_free(ctx, name, NULL) != TM_OK || insert_endpoint(ctx, name, description, id) != TM_OK)
+        goto fail;
+    ftext = json_dumps(fields, JSON_COMPACT);
+    const char *p[3] = {id, ctx->who->account_id, ftext};
+    PGresult *res = must(ctx, SQL_INSERT_CONFIGS, 3, p);
+    if (!res)
+        goto fail;
+    PQclear(res);
+
+    json_t *detail;
+    if (load_detail(ctx, id, &detail) != TM_OK)
+        goto fail;
+    const char *url = json_string_value(json_object_get(json_object_get(detail, "urls"), "gateway"));
+    json_t *steps = json_array();
+    if (json_array_size(fields) == 0)
+        json_array_append_new(steps, json_string("Add field definitions with endpoints_update if records should "
+                                                 "be validated (any JSON object is accepted until then)"));
+    char *s = xasprintf("Call it in the sandbox with api_call, or POST JSON to %s with the sandbox key (tm_test_)",
+                        url);
+    json_array_append_new(steps, json_string(s));
+    free(s);
+    json_array_append_new(steps, json_string("Deploy with endpoints_deploy when ready; production calls (tm_live_ "
+                                             "key) work only after the first deploy"));
+    *result = json_pack("{s:o, s:o}", "endpoint", detail, "next_steps", steps);
+    free(ftext);
+    json_decref(fields);
+    return TM_OK;
+
+fail:
+    free(ftext);
+    json_decref(fields);
+    return ctx->code;
+}
+
+/* ---- state used by update and deploy ----------------------------------- */
+
+static const char SQL_STATE[] =
+    "SELECT e.name, e.description, e.slug, e.prod_version, s.version, s.fields::text, p.fields::text "
+    "FROM endpoints e "
+    "JOIN endpoint_configs s ON s.endpoint_id = e.id AND s.environment = 'sandbox' "
+    "JOIN endpoint_configs p ON p.endpoint_id = e.id AND p.environment = 'production' "
+    "WHERE e.id = $1::uuid AND e.account_id = $2::uuid";
+
+struct ep_state {
+    char *name, *description, *slug;
+    long long prod_version, sandbox_version;
+    json_t *sandbox_fields, *prod_fields;
+};
+
+static void state_free(struct ep_state *st)
+{
+    free(st->name);
+    free(st->description);
+    free(st->slug);
+    json_decref(st->sandbox_fields);
+    json_decref(st->prod_fields);
+    memset(st, 0, sizeof *st);
+}
+
+static enum tm_error load_state(struct tool_ctx *ctx, const char *id, struct ep_state *st)
+{
+    memset(st, 0, sizeof *st);
+    const char *p[2] = {id, ctx->who->account_id};
+    PGresult *res = must(ctx, SQL_STATE, 2, p);
+    if (!res)
+        return ctx->code;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return tool_fail(ctx, TM_ERR_NOT_FOUND, NULL, "the endpoint no longer exists");
+    }
+    st->name = xstrdup(PQgetvalue(res, 0, 0));
+    st->description = xstrdup(PQgetvalue(res, 0, 1));
+    st->slug = xstrdup(PQgetvalue(res, 0, 2));
+    st->prod_version = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+    st->sandbox_version = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+    st->sandbox_fields = pg_json_array(res, 0, 5);
+    st->prod_fields = pg_json_array(res, 0, 6);
+    PQclear(res);
+    return TM_OK;
+}
+
+/* ---- endpoints_update --------------------------------------------------- */
+
+static const char SQL_UPDATE_SANDBOX[] =
+    "UPDATE endpoint_configs SET fields = $3::jsonb, version = version + 1, updated_at = now() "
+    "WHERE endpoint_id = $1::uuid AND account_id = $2::uuid AND environment = 'sandbox'";
+static const char SQL_UPDATE_ENDPOINT[] =
+    "UPDATE endpoints SET name = $3, description = $4, updated_at = now() "
+    "WHERE id = $1::uuid AND account_id = $2::uuid";
+
+enum tm_error tool_endpoints_update(struct tool_ctx *ctx, const json_t *args, json_t **result)
+{
+    const char *env = json_string_value(json_object_get(args, "environment"));
+    if (!env)
+        env = "sandbox";
+    if (strcmp(env, "sandbox") && strcmp(env, "production"))
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "environment must be sandbox or production");
+    json_t *in_fields = json_object_get(args, "fields");
+    const json_t *jn = json_object_get(args, "name"), *jd = json_object_get(args, "description");
+    if (in_fields && !strcmp(env, "production"))
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL,
+                         "fields can only be changed in the sandbox; change them there and publish them to "
+                         "production with endpoints_deploy");
+    if (!in_fields && !jn && !jd)
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "nothing to change: pass name, description or fields");
+    if ((jn && !json_is_string(jn)) || (jd && !json_is_string(jd)))
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "name and description must be strings");
+    const char *new_name = json_string_value(jn), *new_desc = json_string_value(jd);
+    if (new_name && (!*new_name || strlen(new_name) > 256 || !name_ok(new_name)))
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL,
+                         "name must be 1-64 characters, not blank, without control characters");
+    bool dry_run = json_is_true(json_object_get(args, "dry_run"));
+
+    json_t *fields = NULL;
+    if (in_fields) {
+        char err[512];
+        fields = fields_normalize(in_fields, err, sizeof err);
+        if (!fields)
+            return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "%s", err);
+    }
+
+    char id[40];
+    struct ep_state st = {0};
+    json_t *diff = NULL, *detail = NULL;
+    char *ftext = NULL;
+    if (resolve(ctx, args, true, id) != TM_OK || load_state(ctx, id, &st) != TM_OK)
+        goto fail;
+
+    diff = fields ? fields_diff(st.sandbox_fields, fields) : json_array();
+    bool fields_changed = json_array_size(diff) > 0;
+    bool name_changed = new_name && strcmp(new_name, st.name) != 0;
+    bool desc_changed = new_desc && strcmp(new_desc, st.description) != 0;
+    if (name_changed) {
+        json_array_append_new(diff, json_pack("{s:s, s:s, s:o, s:o}", "field", "(name)", "change", "changed",
+                                              "before", value_obj(st.name), "after", value_obj(new_name)));
+        /* Only another endpoint's name conflicts: a change of case is fine. */
+        if (check_name_free(ctx, new_name, id) != TM_OK)
+            goto fail;
+    }
+    if (desc_changed)
+        json_array_append_new(diff, json_pack("{s:s, s:s, s:o, s:o}", "field", "(description)", "change",
+                                              "changed", "before", value_obj(st.description), "after",
+                                              value_obj(new_desc)));
+    bool changed = json_array_size(diff) > 0;
+    const json_t *sandbox_after = fields_changed ? fields : st.sandbox_fields;
+    bool deploy_required = fields_differ(st.prod_fields, sandbox_after);
+
+    if (changed && !dry_run) {
+        if (fields_changed) {
+            ftext = json_dumps(fields, JSON_COMPACT);
+            const char *p[3] = {id, ctx->who->account_id, ftext};
+            PGresult *res = must(ctx, SQL_UPDATE_SANDBOX, 3, p);
+            if (!res)
+                goto fail;
+            PQclear(res);
+        }
+        /* updated_at moves with any change, fields included. */
+        const char *p[4] = {id, ctx->who->account_id, name_changed ? new_name : st.name,
+                            desc_changed ? new_desc : st.description};
+        PGresult *res = db_query(ctx->db, SQL_UPDATE_ENDPOINT, 4, p);
+        if (is_name_conflict(res)) {
+            PQclear(res);
+            tool_fail(ctx, TM_ERR_CONFLICT, NULL, "an endpoint named \"%s\" already exists in this account",
+                      new_name ? new_name : st.name);
+            goto fail;
+        }
+        if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+            tool_db_fail(ctx, res);
+            goto fail;
+        }
+        PQclear(res);
+    }
+
+    if (load_detail(ctx, id, &detail) != TM_OK)
+        goto fail;
+    *result = json_pack("{s:o, s:o, s:b, s:b, s:b}", "endpoint", detail, "diff", diff, "changed", changed,
+                        "dry_run", dry_run, "deploy_required", deploy_required);
+    free(ftext);
+    json_decref(fields);
+    state_free(&st);
+    return TM_OK;
+
+fail:
+    free(ftext);
+    json_decref(diff);
+    json_decref(fields);
+    state_free(&st);
+    return ctx->code;
+}
+
+/* ---- endpoints_deploy --------------------------------------------------- */
+
+static const char SQL_DEPLOY_CONFIG[] =
+    "UPDATE endpoint_configs SET fields = $3::jsonb, version = $4::int, updated_at = now() "
+    "WHERE endpoint_id = $1::uuid AND account_id = $2::uuid AND environment = 'production'";
+static const char SQL_DEPLOY_ENDPOINT[] =
+    "UPDATE endpoints SET prod_version = $3::int, updated_at = now() WHERE id = $1::uuid AND account_id = $2::uuid";
+static const char SQL_DEPLOY_RECORD[] =
+    "INSERT INTO endpoint_deployments (account_id, endpoint_id, version, snapshot, diff, note, via) "
+    "VALUES ($1::uuid, $2::uuid, $3::int, jsonb_build_object('fields', $4::jsonb), $5::jsonb, $6, 'mcp') "
+    "RETURNING " TS("created_at");
+
+enum tm_error tool_endpoints_deploy(struct tool_ctx *ctx, const json_t *args, json_t **result)
+{
+    const json_t *jnote = json_object_get(args, "note");
+    if (jnote && !json_is_string(jnote))
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "note must be a string");
+    const char *note = jnote ? json_string_value(jnote) : "";
+    bool dry_run = json_is_true(json_object_get(args, "dry_run"));
+
+    char id[40];
+    struct ep_state st = {0};
+    json_t *diff = NULL;
+    char *ftext = NULL, *dtext = NULL, *url = NULL;
+    if (resolve(ctx, args, true, id) != TM_OK || load_state(ctx, id, &st) != TM_OK)
+        goto fail;
+
+    diff = fields_diff(st.prod_fields, st.sandbox_fields);
+    /* The first deploy always has something to publish: production goes live. */
+    if (json_array_size(diff) == 0 && st.prod_version > 0) {
+        tool_fail(ctx, TM_ERR_PRECONDITION_FAILED, NULL,
+                  "production already matches the sandbox (version %lld); nothing to deploy", st.prod_version);
+        goto fail;
+    }
+    long long version = st.prod_version + 1;
+    url = gateway_url(ctx->cfg, st.slug);
+    json_t *deployed_at = json_null();
+
+    if (!dry_run) {
+        char vtext[24];
+        snprintf(vtext, sizeof vtext, "%lld", version);
+        ftext = json_dumps(st.sandbox_fields, JSON_COMPACT);
+        dtext = json_dumps(diff, JSON_COMPACT);
+        const char *pc[4] = {id, ctx->who->account_id, ftext, vtext};
+        PGresult *res = must(ctx, SQL_DEPLOY_CONFIG, 4, pc);
+        if (!res)
+            goto fail;
+        PQclear(res);
+        const char *pe[3] = {id, ctx->who->account_id, vtext};
+        if (!(res = must(ctx, SQL_DEPLOY_ENDPOINT, 3, pe)))
+            goto fail;
+        PQclear(res);
+        const char *pr[6] = {ctx->who->account_id, id, vtext, ftext, dtext, note};
+        if (!(res = must(ctx, SQL_DEPLOY_RECORD, 6, pr)))
+            goto fail;
+        deployed_at = json_string(PQgetvalue(res, 0, 0));
+        PQclear(res);
+        log_info("endpoint %s deployed as version %lld", id, version);
+    }
+
+    *result = json_pack("{s:I, s:o, s:o, s:s, s:b}", "version", (json_int_t)version, "deployed_at", deployed_at,
+                        "diff", diff, "production_url", url, "dry_run", dry_run);
+    free(url);
+    free(ftext);
+    free(dtext);
+    state_free(&st);
+    return TM_OK;
+
+fail:
+    free(url);
+    free(ftext);
+    free(dtext);
+    json_decref(diff);
+    state_free(&st);
+    return ctx->code;
+}
