@@ -40,12 +40,9 @@ const char *admin_check_plan(const char *plan);
 const char *admin_check_key_name(const char *name);
 const char *admin_check_uuid(const char *s);
 
-/* Scope bits, in the order they are stored and printed. */
-#define ADMIN_SCOPE_READ 1u
-#define ADMIN_SCOPE_WRITE 2u
-#define ADMIN_SCOPE_EXECUTE 4u
-/* Parses "read,write,execute" (commas and/or spaces, any order, repeats
- * allowed); fails on an unknown scope or an empty list. */
+/* Parses "read,write,execute" (commas and/or spaces, any order) into
+ * SCOPE_* bits (proto/envelope.h); fails on an unknown scope or an empty
+ * list. */
 const char *admin_parse_scopes(const char *s, uint32_t *bits);
 /* Writes the PostgreSQL array literal for the bits, e.g. "{read,write}". */
 void admin_scopes_literal(uint32_t bits, char *out, size_t cap);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "proto/catalog.h"
 #include "services/admin/admin.h"
 
 /* Counts UTF-8 code points; continuation bytes (10xxxxxx) do not start one. */
@@ -96,57 +97,21 @@ const char *admin_check_uuid(const char *s)
     return NULL;
 }
 
-static const struct {
-    const char *name;
-    uint32_t bit;
-} scope_table[] = {
-    {"read", ADMIN_SCOPE_READ},
-    {"write", ADMIN_SCOPE_WRITE},
-    {"execute", ADMIN_SCOPE_EXECUTE},
-};
-
+/* The scope names and bits are the catalog's (proto/catalog.c), so a key can
+ * carry exactly the scopes the edge checks. */
 const char *admin_parse_scopes(const char *s, uint32_t *bits)
 {
-    uint32_t out = 0;
-    const char *p = s;
-    while (*p) {
-        if (*p == ',' || *p == ' ') {
-            p++;
-            continue;
-        }
-        size_t n = strcspn(p, ", ");
-        bool known = false;
-        for (size_t i = 0; i < sizeof scope_table / sizeof scope_table[0]; i++) {
-            if (strlen(scope_table[i].name) == n && strncmp(p, scope_table[i].name, n) == 0) {
-                out |= scope_table[i].bit;
-                known = true;
-            }
-        }
-        if (!known)
-            return "unknown scope (the scopes are read, write, execute)";
-        p += n;
-    }
-    if (out == 0)
-        return "the scope list is empty (the scopes are read, write, execute)";
-    *bits = out;
+    if (scopes_parse(s, bits) != 0)
+        return "unknown scope or empty list (the scopes are read, write, execute)";
     return NULL;
 }
 
 void admin_scopes_literal(uint32_t bits, char *out, size_t cap)
 {
-    size_t used = 0;
-    if (cap == 0)
-        return;
-    out[0] = '\0';
-    used += (size_t)snprintf(out, cap, "{");
-    bool first = true;
-    for (size_t i = 0; i < sizeof scope_table / sizeof scope_table[0] && used < cap; i++) {
-        if (!(bits & scope_table[i].bit))
-            continue;
-        used += (size_t)snprintf(out + used, cap - used, "%s%s", first ? "" : ",",
-                                 scope_table[i].name);
-        first = false;
-    }
-    if (used < cap)
-        snprintf(out + used, cap - used, "}");
+    char words[64];
+    scopes_format(bits, words, sizeof words);
+    for (char *p = words; *p; p++)
+        if (*p == ' ')
+            *p = ',';
+    snprintf(out, cap, "{%s}", words);
 }
