@@ -1,5 +1,5 @@
 /*
- * help — the topics of the `help` tool, compiled in from docs/help/*.md by
+ * help — the topics of the `help` tool, compiled in from the markdown files in docs/help by
  * deploy/embed_help.cmake (sorted by topic name). Each file starts with a
  * "# Title" line and ends with a "Related: a, b" line.
  */

@@ -1,0 +1,45 @@
+/*
+ * http_ceiling — the HTTP baseline of `make bench`: a bare libevent evhttp
+ * server on one loop thread answering every request with a fixed JSON body.
+ * Nothing can be faster through evhttp, so the edge's throughput is reported
+ * as a ratio to this. Usage: bench_http_ceiling HOST PORT
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+static const char body[] =
+    "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"endpoints_list\",\"title\":\"List endpoints\"}]}}";
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    (void)arg;
+    struct evbuffer *out = evbuffer_new();
+    evbuffer_add_reference(out, body, sizeof body - 1, NULL, NULL);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    evhttp_send_reply(req, 200, "OK", out);
+    evbuffer_free(out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s HOST PORT\n", argv[0]);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    struct event_base *base = event_base_new();
+    struct evhttp *http = evhttp_new(base);
+    evhttp_set_gencb(http, on_request, NULL);
+    if (!evhttp_bind_socket_with_handle(http, argv[1], (ev_uint16_t)atoi(argv[2]))) {
+        fprintf(stderr, "cannot listen on %s:%s\n", argv[1], argv[2]);
+        return 1;
+    }
+    event_base_dispatch(base);
+    return 0;
+}

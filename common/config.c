@@ -1,0 +1,165 @@
+/*
+ * config — reads every setting from the environment once, with defaults.
+ * A bad value stops the process with a message naming the variable.
+ */
+#include "common/config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "common/log.h"
+#include "common/util.h"
+
+static void copy(char *dst, size_t cap, const char *src, const char *var)
+{
+    if (strlen(src) >= cap)
+        fatal("%s is too long (at most %zu characters)", var, cap - 1);
+    memcpy(dst, src, strlen(src) + 1);
+}
+
+static int env_int(const char *var, int def, int min, int max)
+{
+    const char *v = getenv(var);
+    long long n;
+    if (!v || !*v)
+        return def;
+    if (!parse_int(v, min, max, &n))
+        fatal("%s must be an integer between %d and %d (got \"%s\")", var, min, max, v);
+    return (int)n;
+}
+
+/* "host:port" or "[v6]:port" into host and port; false if malformed. */
+static bool split_listen(const char *s, char *host, size_t cap, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    long long p;
+    if (!colon || colon == s || !parse_int(colon + 1, 1, 65535, &p))
+        return false;
+    size_t hlen = (size_t)(colon - s);
+    if (s[0] == '[') {
+        if (hlen < 3 || s[hlen - 1] != ']')
+            return false;
+        s++;
+        hlen -= 2;
+    }
+    if (hlen >= cap)
+        return false;
+    memcpy(host, s, hlen);
+    host[hlen] = '\0';
+    *port = (int)p;
+    return true;
+}
+
+/* The origin (scheme://authority) of an http(s) URL; false if it is not one. */
+static bool url_origin(const char *url, char *out, size_t cap)
+{
+    const char *rest;
+    if (!strncmp(url, "http://", 7))
+        rest = url + 7;
+    else if (!strncmp(url, "https://", 8))
+        rest = url + 8;
+    else
+        return false;
+    size_t auth = strcspn(rest, "/?#");
+    if (auth == 0)
+        return false;
+    size_t n = (size_t)(rest - url) + auth;
+    if (n >= cap)
+        return false;
+    memcpy(out, url, n);
+    out[n] = '\0';
+    return true;
+}
+
+void config_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    strcpy(cfg->state_dir, ".run");
+    strcpy(cfg->edge_listen_host, "127.0.0.1");
+    cfg->edge_listen_port = 8080;
+    strcpy(cfg->public_url, "http://127.0.0.1:8080");
+    strcpy(cfg->public_origin, "http://127.0.0.1:8080");
+    snprintf(cfg->worker_listen, sizeof cfg->worker_listen, "ipc://%s/workers.ipc", cfg->state_dir);
+    strcpy(cfg->edge_urls[0], cfg->worker_listen);
+    cfg->edge_url_count = 1;
+    strcpy(cfg->worker_db_user, "tm_worker");
+    cfg->mcp_rate_limit = 50;
+    cfg->mcp_rate_burst = 100;
+    cfg->request_deadline_ms = 30000;
+    cfg->statement_timeout_ms = 5000;
+    cfg->worker_threads = 4;
+    cfg->max_inflight = 256;
+    cfg->key_cache_ttl_ms = 30000;
+    cfg->tools_page_size = 100;
+}
+
+void config_load(struct config *cfg)
+{
+    const char *v;
+    config_defaults(cfg);
+
+    if ((v = getenv("STATE_DIR")) && *v)
+        copy(cfg->state_dir, sizeof cfg->state_dir, v, "STATE_DIR");
+
+    if ((v = getenv("EDGE_LISTEN")) && *v) {
+        if (!split_listen(v, cfg->edge_listen_host, sizeof cfg->edge_listen_host, &cfg->edge_listen_port))
+            fatal("EDGE_LISTEN must be host:port (got \"%s\")", v);
+    }
+
+    if ((v = getenv("PUBLIC_URL")) && *v) {
+        copy(cfg->public_url, sizeof cfg->public_url, v, "PUBLIC_URL");
+        size_t n = strlen(cfg->public_url);
+        while (n > 0 && cfg->public_url[n - 1] == '/')
+            cfg->public_url[--n] = '\0';
+    } else {
+        /* A wildcard listen address is not a URL anyone can use: say 127.0.0.1. */
+        const char *h = cfg->edge_listen_host;
+        bool v6 = strchr(h, ':') != NULL;
+        if (!strcmp(h, "0.0.0.0") || !strcmp(h, "::"))
+            h = "127.0.0.1", v6 = false;
+        if (snprintf(cfg->public_url, sizeof cfg->public_url, v6 ? "http://[%s]:%d" : "http://%s:%d", h,
+                     cfg->edge_listen_port) >= (int)sizeof cfg->public_url)
+            fatal("EDGE_LISTEN is too long to form PUBLIC_URL");
+    }
+    if (!url_origin(cfg->public_url, cfg->public_origin, sizeof cfg->public_origin))
+        fatal("PUBLIC_URL must be an http:// or https:// URL (got \"%s\")", cfg->public_url);
+
+    if ((v = getenv("WORKER_LISTEN")) && *v)
+        copy(cfg->worker_listen, sizeof cfg->worker_listen, v, "WORKER_LISTEN");
+    else if (snprintf(cfg->worker_listen, sizeof cfg->worker_listen, "ipc://%s/workers.ipc", cfg->state_dir) >=
+             (int)sizeof cfg->worker_listen)
+        fatal("STATE_DIR is too long");
+
+    cfg->edge_url_count = 0;
+    if ((v = getenv("EDGE_URLS")) && *v) {
+        char *list = xstrdup(v), *save = NULL;
+        for (char *tok = strtok_r(list, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+            if (cfg->edge_url_count == CONFIG_MAX_EDGE_URLS)
+                fatal("EDGE_URLS lists more than %d addresses", CONFIG_MAX_EDGE_URLS);
+            copy(cfg->edge_urls[cfg->edge_url_count++], sizeof cfg->edge_urls[0], tok, "EDGE_URLS");
+        }
+        free(list);
+    }
+    if (cfg->edge_url_count == 0) {
+        strcpy(cfg->edge_urls[0], cfg->worker_listen);
+        cfg->edge_url_count = 1;
+    }
+
+    if ((v = getenv("DATABASE_URL")))
+        copy(cfg->database_url, sizeof cfg->database_url, v, "DATABASE_URL");
+    if ((v = getenv("DATABASE_WORKER_USER")) && *v)
+        copy(cfg->worker_db_user, sizeof cfg->worker_db_user, v, "DATABASE_WORKER_USER");
+    if ((v = getenv("DATABASE_WORKER_PASSWORD")))
+        copy(cfg->worker_db_password, sizeof cfg->worker_db_password, v, "DATABASE_WORKER_PASSWORD");
+    if ((v = getenv("ALLOWED_ORIGINS")))
+        copy(cfg->allowed_origins, sizeof cfg->allowed_origins, v, "ALLOWED_ORIGINS");
+
+    cfg->mcp_rate_limit = env_int("MCP_RATE_LIMIT", 50, 0, 1000000);
+    cfg->mcp_rate_burst = env_int("MCP_RATE_BURST", cfg->mcp_rate_limit * 2, 1, 2000000);
+    cfg->request_deadline_ms = env_int("REQUEST_DEADLINE_MS", 30000, 100, 600000);
+    cfg->statement_timeout_ms = env_int("STATEMENT_TIMEOUT_MS", 5000, 10, 600000);
+    cfg->worker_threads = env_int("WORKER_THREADS", 4, 1, 64);
+    cfg->max_inflight = env_int("EDGE_MAX_INFLIGHT", 256, 1, 4096);
+    cfg->key_cache_ttl_ms = env_int("API_KEY_CACHE_MS", 30000, 0, 30000);
+    cfg->tools_page_size = env_int("MCP_TOOLS_PAGE_SIZE", 100, 1, 1000);
+}

@@ -1,0 +1,40 @@
+/*
+ * edge — the state one edge process shares between its modules: the
+ * configuration, the event loop, the HTTP server, the worker dispatcher and
+ * the per-credential caches. One instance, created in main.c and passed
+ * down; nothing here is a hidden global.
+ */
+#ifndef TM_EDGE_H
+#define TM_EDGE_H
+
+#include <stdbool.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include "common/config.h"
+#include "services/edge/edge_dispatch.h"
+#include "services/edge/edge_keycache.h"
+#include "services/edge/edge_ratelimit.h"
+
+#define EDGE_MAX_BODY (1u << 20)        /* 1 MiB: larger MCP bodies get 413 */
+#define EDGE_MAX_HEADERS (16u << 10)
+#define EDGE_MAX_ORIGINS 32
+
+struct mcp_cache;
+
+struct edge {
+    const struct config *cfg;
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    struct dispatcher *dispatch;
+    struct keycache *keys;
+    struct ratelimit *limits;
+    char *origins[EDGE_MAX_ORIGINS];   /* allowed browser origins */
+    int norigins;
+    struct mcp_cache *mcp;             /* pre-rendered tools/list pages */
+    int active;                        /* HTTP requests awaiting an answer */
+    bool draining;
+    bool access_log;
+};
+
+#endif

@@ -1,0 +1,199 @@
+/*
+ * edge_http — listening, routing and replies. See edge_http.h.
+ */
+#include "services/edge/edge_http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include "common/log.h"
+#include "services/edge/mcp_transport.h"
+
+typedef void (*route_fn)(struct edge *e, struct evhttp_request *req);
+
+static void route_healthz(struct edge *e, struct evhttp_request *req);
+static void route_readyz(struct edge *e, struct evhttp_request *req);
+
+static const struct route {
+    const char *path;
+    route_fn fn;
+} routes[] = {
+    {"/api/mcp", mcp_transport_handle},
+    {"/healthz", route_healthz},
+    {"/readyz", route_readyz},
+};
+
+static const char *method_name(enum evhttp_cmd_type m)
+{
+    switch (m) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    default: return "OTHER";
+    }
+}
+
+const char *http_header(struct evhttp_request *req, const char *name)
+{
+    return evhttp_find_header(evhttp_request_get_input_headers(req), name);
+}
+
+bool http_path(struct evhttp_request *req, char *buf, size_t cap)
+{
+    const char *uri = evhttp_request_get_uri(req);
+    if (!uri || uri[0] != '/')
+        return false;
+    size_t n = strcspn(uri, "?#");
+    if (n >= cap)
+        return false;
+    memcpy(buf, uri, n);
+    buf[n] = '\0';
+    return true;
+}
+
+bool http_origin_allowed(const struct edge *e, const char *origin)
+{
+    if (!origin)
+        return true;
+    for (int i = 0; i < e->norigins; i++)
+        if (!strcasecmp(origin, e->origins[i]))
+            return true;
+    return false;
+}
+
+void http_add_cors(const struct edge *e, struct evhttp_request *req)
+{
+    const char *origin = http_header(req, "Origin");
+    if (!origin || !http_origin_allowed(e, origin))
+        return;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Access-Control-Allow-Origin", origin);
+    evhttp_add_header(h, "Vary", "Origin");
+    evhttp_add_header(h, "Access-Control-Expose-Headers", "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version, Retry-After");
+}
+
+void http_reply_preflight(struct edge *e, struct evhttp_request *req, const char *methods)
+{
+    const char *origin = http_header(req, "Origin");
+    if (origin && !http_origin_allowed(e, origin)) {
+        http_reply_error(e, req, 403, "forbidden_origin", "this Origin is not allowed");
+        return;
+    }
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    http_add_cors(e, req);
+    evhttp_add_header(h, "Access-Control-Allow-Methods", methods);
+    evhttp_add_header(h, "Access-Control-Allow-Headers",
+                      "Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Session-Id, Mcp-Method, "
+                      "Mcp-Name, Last-Event-ID");
+    evhttp_add_header(h, "Access-Control-Max-Age", "86400");
+    http_reply(e, req, 204, NULL, NULL, 0);
+}
+
+void http_reply(struct edge *e, struct evhttp_request *req, int status, const char *content_type, const char *body,
+                size_t len)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    if (content_type)
+        evhttp_add_header(h, "Content-Type", content_type);
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    if (e->access_log) {
+        char path[256];
+        if (!http_path(req, path, sizeof path))
+            strcpy(path, "?");
+        log_info("%s %s %d", method_name(evhttp_request_get_command(req)), path, status);
+    }
+    struct evbuffer *buf = NULL;
+    if (body && len) {
+        buf = evbuffer_new();
+        evbuffer_add(buf, body, len);
+    }
+    evhttp_send_reply(req, status, NULL, buf);
+    if (buf)
+        evbuffer_free(buf);
+    e->active--;
+}
+
+void http_reply_json(struct edge *e, struct evhttp_request *req, int status, const json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    http_reply(e, req, status, "application/json", text, strlen(text));
+    free(text);
+}
+
+void http_reply_error(struct edge *e, struct evhttp_request *req, int status, const char *code,
+                      const char *description)
+{
+    json_t *b = json_pack("{s:s,s:s}", "error", code, "error_description", description);
+    http_reply_json(e, req, status, b);
+    json_decref(b);
+}
+
+static void route_healthz(struct edge *e, struct evhttp_request *req)
+{
+    static const char ok[] = "{\"status\":\"ok\"}";
+    http_reply(e, req, 200, "application/json", ok, sizeof ok - 1);
+}
+
+static void route_readyz(struct edge *e, struct evhttp_request *req)
+{
+    bool ready = dispatch_ready(e->dispatch) && !e->draining;
+    json_t *b = json_pack("{s:s,s:b,s:i}", "status", ready ? "ready" : "unavailable", "workers_answering",
+                          dispatch_ready(e->dispatch), "in_flight", dispatch_inflight(e->dispatch));
+    http_reply_json(e, req, ready ? 200 : 503, b);
+    json_decref(b);
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    struct edge *e = arg;
+    char path[1024];
+    e->active++;
+    if (!http_path(req, path, sizeof path)) {
+        http_reply_error(e, req, 400, "invalid_request", "malformed request target");
+        return;
+    }
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (!strcmp(path, routes[i].path)) {
+            routes[i].fn(e, req);
+            return;
+        }
+    }
+    http_reply_error(e, req, 404, "not_found", "no such path");
+}
+
+bool http_start(struct edge *e)
+{
+    e->http = evhttp_new(e->base);
+    evhttp_set_gencb(e->http, on_request, e);
+    evhttp_set_max_body_size(e->http, EDGE_MAX_BODY);
+    evhttp_set_max_headers_size(e->http, EDGE_MAX_HEADERS);
+    evhttp_set_timeout(e->http, 60);
+    /* Without OPTIONS/PATCH here libevent answers 501 before our router runs. */
+    evhttp_set_allowed_methods(e->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    evhttp_set_default_content_type(e->http, "application/json");
+    e->bound = evhttp_bind_socket_with_handle(e->http, e->cfg->edge_listen_host, (ev_uint16_t)e->cfg->edge_listen_port);
+    if (!e->bound) {
+        log_error("cannot listen on %s:%d", e->cfg->edge_listen_host, e->cfg->edge_listen_port);
+        return false;
+    }
+    log_info("serving HTTP on %s:%d (public URL %s)", e->cfg->edge_listen_host, e->cfg->edge_listen_port,
+             e->cfg->public_url);
+    return true;
+}
+
+void http_stop_accepting(struct edge *e)
+{
+    if (e->bound) {
+        evhttp_del_accept_socket(e->http, e->bound);
+        e->bound = NULL;
+    }
+}

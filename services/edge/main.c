@@ -1,0 +1,121 @@
+/*
+ * edge — the HTTP process: MCP, and later OAuth, pages and the gateway. It
+ * holds no database connection; everything that needs data goes to a worker
+ * through edge_dispatch. SIGTERM/SIGINT: stop accepting, let requests in
+ * flight finish (up to the request deadline), then exit.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <event2/thread.h>
+#include <jansson.h>
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "proto/catalog.h"
+#include "services/edge/edge.h"
+#include "services/edge/edge_http.h"
+#include "services/edge/mcp_methods.h"
+
+static void add_origin(struct edge *e, const char *origin, size_t n)
+{
+    while (n > 0 && origin[n - 1] == '/')
+        n--;
+    if (n == 0)
+        return;
+    if (e->norigins == EDGE_MAX_ORIGINS)
+        fatal("too many allowed origins (at most %d)", EDGE_MAX_ORIGINS);
+    e->origins[e->norigins++] = xstrndup(origin, n);
+}
+
+static void load_origins(struct edge *e)
+{
+    static const char *const fixed[] = {"https://claude.ai", "https://claude.com", "https://chatgpt.com"};
+    add_origin(e, e->cfg->public_origin, strlen(e->cfg->public_origin));
+    for (size_t i = 0; i < TM_ARRAY_LEN(fixed); i++)
+        add_origin(e, fixed[i], strlen(fixed[i]));
+    const char *p = e->cfg->allowed_origins;
+    while (*p) {
+        size_t n = strcspn(p, ", ");
+        add_origin(e, p, n);
+        p += n;
+        p += strspn(p, ", ");
+    }
+}
+
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct edge *e = arg;
+    static int64_t started;
+    if (!started)
+        started = mono_ms();
+    if (e->active <= 0 || mono_ms() - started > e->cfg->request_deadline_ms) {
+        if (e->active > 0)
+            log_warn("exiting with %d requests unanswered", e->active);
+        event_base_loopexit(e->base, NULL);
+    }
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    struct edge *e = arg;
+    if (e->draining)
+        return;
+    e->draining = true;
+    log_info("signal %d: no longer accepting; finishing %d requests in flight", (int)sig, e->active);
+    http_stop_accepting(e);
+    struct event *tick = event_new(e->base, -1, EV_PERSIST, on_drain_tick, e);
+    struct timeval tv = {0, 20000};
+    event_add(tick, &tv);
+}
+
+int main(void)
+{
+    static struct config cfg;
+    struct edge e = {0};
+
+    log_init("edge");
+    util_init();
+    signal(SIGPIPE, SIG_IGN);
+    json_object_seed(0);
+    config_load(&cfg);
+    catalog_init();
+    if (evthread_use_pthreads() != 0)   /* nng threads wake the loop with event_active() */
+        fatal("libevent has no pthreads support");
+    mkdir(cfg.state_dir, 0700);
+
+    e.cfg = &cfg;
+    e.base = event_base_new();
+    e.access_log = getenv("ACCESS_LOG") ? strcmp(getenv("ACCESS_LOG"), "0") != 0 : true;
+    load_origins(&e);
+    e.keys = keycache_new(cfg.key_cache_ttl_ms);
+    e.limits = ratelimit_new(cfg.mcp_rate_limit, cfg.mcp_rate_burst);
+    e.mcp = mcp_cache_new(&cfg);
+    e.dispatch = dispatch_new(e.base, &cfg);
+    if (!http_start(&e))
+        return 1;
+
+    struct event *sigterm = evsignal_new(e.base, SIGTERM, on_signal, &e);
+    struct event *sigint = evsignal_new(e.base, SIGINT, on_signal, &e);
+    event_add(sigterm, NULL);
+    event_add(sigint, NULL);
+
+    event_base_loop(e.base, EVLOOP_NO_EXIT_ON_EMPTY);
+
+    dispatch_free(e.dispatch);
+    evhttp_free(e.http);
+    mcp_cache_free(e.mcp);
+    keycache_free(e.keys);
+    ratelimit_free(e.limits);
+    for (int i = 0; i < e.norigins; i++)
+        free(e.origins[i]);
+    event_free(sigterm);
+    event_free(sigint);
+    event_base_free(e.base);
+    log_info("stopped");
+    return 0;
+}
