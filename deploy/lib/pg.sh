@@ -5,6 +5,7 @@
 #   pg_start DIR   create (the first time) and start a cluster for DIR; create
 #                  the database `threemin`; export DATABASE_URL (owner tm_owner)
 #   pg_stop DIR    stop it (fast shutdown: open sessions are disconnected)
+#   pg_destroy DIR stop it and delete its files
 #
 # The cluster listens only on a unix socket (listen_addresses = ''), never on
 # TCP, and authenticates with `trust`: whoever can reach the socket is in.
@@ -117,4 +118,14 @@ pg_stop() {
   if _pg_as "$PG_BIN/pg_ctl" -D "$base/data" status >/dev/null 2>&1; then
     _pg_as "$PG_BIN/pg_ctl" -D "$base/data" -m fast -w -t 60 stop >/dev/null
   fi
+}
+
+# Stops the cluster and deletes its files, wherever _pg_base put them (a test
+# removing only DIR would leave a /tmp/3min-pg-* directory behind).
+pg_destroy() {
+  local dir=${1:?usage: pg_destroy DIR} base
+  base=$(_pg_base "$dir") || return 1
+  pg_stop "$dir" || true
+  rm -rf "$base/data" "$base/sock" "$base/postgres.log" "$base/initdb.log" "$dir/location"
+  [ "$base" = "$(cd "$dir" && pwd -P)" ] || rmdir "$base" 2>/dev/null || true
 }
