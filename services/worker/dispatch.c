@@ -143,12 +143,14 @@ static void replay_stored(PGresult *res, struct env_response *r)
     }
     const char *okv = PQgetvalue(res, 0, 0);
     const char *text = PQgetvalue(res, 0, 1);
-    if (okv[0] == 't') {
-        resp_ok(r, xstrdup(text));
-        return;
-    }
     json_error_t jerr;
     json_t *stored = json_loads(text, 0, &jerr);
+    if (okv[0] == 't' && stored) {
+        /* Re-encoded, so the answer is as compact as the first one was. */
+        resp_ok(r, dump(stored));
+        json_decref(stored);
+        return;
+    }
     json_t *e = json_object_get(stored, "error");
     const char *code = json_string_value(json_object_get(e, "code"));
     const char *msg = json_string_value(json_object_get(e, "message"));
@@ -207,7 +209,12 @@ static void run_tool(struct tool_ctx *ctx, const struct tool_def *def, tool_fn f
         unavailable(r);
         return;
     }
-    if (!db_exec(db, SQL_BEGIN)) {
+    /* A connection that died while idle (a database restart) is only noticed
+     * now; nothing has run yet, so one fresh attempt is safe. */
+    bool begun = db_exec(db, SQL_BEGIN);
+    if (!begun && db_broken(db) && db_ensure(db))
+        begun = db_exec(db, SQL_BEGIN);
+    if (!begun) {
         if (db_broken(db))
             unavailable(r);
         else
@@ -320,6 +327,13 @@ static void run_auth(struct tool_ctx *ctx, tool_fn fn, const json_t *args, struc
     }
     json_t *result = NULL;
     enum tm_error code = fn(ctx, args, &result);
+    if (code == TM_ERR_UNAVAILABLE && db_broken(ctx->db) && db_ensure(ctx->db)) {
+        /* Same reason as in run_tool: the connection may have died while idle.
+         * Auth operations are single statements and safe to repeat. */
+        json_decref(result);
+        result = NULL;
+        code = fn(ctx, args, &result);
+    }
     if (code == TM_OK && result) {
         resp_ok(r, dump(result));
     } else {

@@ -388,7 +388,17 @@ static void slug_from_name(const char *name, char *out, size_t max)
         snprintf(out, max + 1, "endpoint");
 }
 
-/* A name must show something: not blank, no control characters. */
+/* Length in code points (the unit of the schema and of the database checks). */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xc0) != 0x80)
+            n++;
+    return n;
+}
+
+/* A name must show something: 1-64 characters, not blank, no control characters. */
 static bool name_ok(const char *name)
 {
     bool visible = false;
@@ -398,7 +408,12 @@ static bool name_ok(const char *name)
         if (*s != ' ')
             visible = true;
     }
-    return visible;
+    return visible && utf8_chars(name) <= 64;
+}
+
+static bool description_ok(const char *d)
+{
+    return utf8_chars(d) <= 500;
 }
 
 static enum tm_error check_name_free(struct tool_ctx *ctx, const char *name, const char *except_id)
@@ -472,13 +487,15 @@ static enum tm_error insert_endpoint(struct tool_ctx *ctx, const char *name, con
 enum tm_error tool_endpoints_create(struct tool_ctx *ctx, const json_t *args, json_t **result)
 {
     const char *name = json_string_value(json_object_get(args, "name"));
-    if (!name || !*name || strlen(name) > 256 || !name_ok(name))
+    if (!name || !name_ok(name))
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL,
                          "name must be 1-64 characters, not blank, without control characters");
     const json_t *jd = json_object_get(args, "description");
     if (jd && !json_is_string(jd))
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "description must be a string");
     const char *description = jd ? json_string_value(jd) : "";
+    if (!description_ok(description))
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "description must be at most 500 characters");
 
     json_t *in_fields = json_object_get(args, "fields");
     json_t *empty = json_array();
@@ -598,7 +615,9 @@ enum tm_error tool_endpoints_update(struct tool_ctx *ctx, const json_t *args, js
     if ((jn && !json_is_string(jn)) || (jd && !json_is_string(jd)))
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "name and description must be strings");
     const char *new_name = json_string_value(jn), *new_desc = json_string_value(jd);
-    if (new_name && (!*new_name || strlen(new_name) > 256 || !name_ok(new_name)))
+    if (new_desc && !description_ok(new_desc))
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "description must be at most 500 characters");
+    if (new_name && !name_ok(new_name))
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL,
                          "name must be 1-64 characters, not blank, without control characters");
     bool dry_run = json_is_true(json_object_get(args, "dry_run"));
