@@ -380,6 +380,8 @@ static void handle(struct db *db, const struct config *cfg, const struct env_req
     case ENV_OP_AUTH:
         if (!strcmp(req->name, "auth.resolve_mcp_key"))
             run_auth(&ctx, auth_resolve_mcp_key, args, r);
+        else if (!strcmp(req->name, "health.ping"))
+            resp_ok(r, xstrdup("{\"pong\":true}"));   /* the edge's heartbeat: this worker answers */
         else
             resp_err(r, TM_ERR_NOT_FOUND, "unknown operation", NULL);
         break;
