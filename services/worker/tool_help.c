@@ -1,5 +1,5 @@
 /*
- * tool_help — the `help` tool: topics compiled in from docs/help/*.md
+ * tool_help — the `help` tool: topics compiled in from the markdown files of docs/help
  * (proto/help.h). A topic file is "# Title", the Markdown body, and a last
  * "Related: a, b" line; the tool returns {topic, title, content_md, related}
  * with the title and the Related line taken out of the body. Without a topic
