@@ -4,7 +4,10 @@
  * Nothing can be faster through evhttp, so the edge's throughput is reported
  * as a ratio to this. Usage: bench_http_ceiling HOST PORT
  */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,10 +39,13 @@ int main(int argc, char **argv)
     struct event_base *base = event_base_new();
     struct evhttp *http = evhttp_new(base);
     evhttp_set_gencb(http, on_request, NULL);
-    if (!evhttp_bind_socket_with_handle(http, argv[1], (ev_uint16_t)atoi(argv[2]))) {
+    struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(http, argv[1], (ev_uint16_t)atoi(argv[2]));
+    if (!bound) {
         fprintf(stderr, "cannot listen on %s:%s\n", argv[1], argv[2]);
         return 1;
     }
+    int one = 1;   /* the same socket option the edge sets, so the comparison is fair */
+    setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     event_base_dispatch(base);
     return 0;
 }

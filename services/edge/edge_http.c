@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 #include "common/log.h"
@@ -185,6 +188,11 @@ bool http_start(struct edge *e)
         log_error("cannot listen on %s:%d", e->cfg->edge_listen_host, e->cfg->edge_listen_port);
         return false;
     }
+    /* Linux hands TCP_NODELAY down to accepted sockets. Without it, a reply
+     * written in two pieces (headers, then a large body) waits for the
+     * client's delayed ACK: about 40 ms per request. */
+    int one = 1;
+    setsockopt(evhttp_bound_socket_get_fd(e->bound), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     log_info("serving HTTP on %s:%d (public URL %s)", e->cfg->edge_listen_host, e->cfg->edge_listen_port,
              e->cfg->public_url);
     return true;
