@@ -113,5 +113,9 @@ void admin_scopes_literal(uint32_t bits, char *out, size_t cap)
     for (char *p = words; *p; p++)
         if (*p == ' ')
             *p = ',';
-    snprintf(out, cap, "{%s}", words);
+    /* Three scopes fit in any sensible buffer; an empty literal (which the
+     * column rejects) is better than a truncated one. */
+    int n = snprintf(out, cap, "{%s}", words);
+    if ((n < 0 || (size_t)n >= cap) && cap > 0)
+        out[0] = '\0';
 }
