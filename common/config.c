@@ -79,7 +79,7 @@ void config_defaults(struct config *cfg)
     cfg->edge_listen_port = 8080;
     strcpy(cfg->public_url, "http://127.0.0.1:8080");
     strcpy(cfg->public_origin, "http://127.0.0.1:8080");
-    snprintf(cfg->worker_listen, sizeof cfg->worker_listen, "ipc://%s/workers.ipc", cfg->state_dir);
+    strcpy(cfg->worker_listen, "ipc://.run/workers.ipc");
     strcpy(cfg->edge_urls[0], cfg->worker_listen);
     cfg->edge_url_count = 1;
     strcpy(cfg->worker_db_user, "tm_worker");
