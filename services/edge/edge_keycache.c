@@ -88,9 +88,12 @@ void keycache_put(struct keycache *c, const uint8_t hash[32], int64_t now, const
     if (c->ttl_ms <= 0)
         return;
     if (c->count >= KEYCACHE_MAX) {
+        /* Sweep the expired; if that frees less than half, start afresh. Each
+         * rebuild is then paid for by at least KEYCACHE_MAX/2 insertions, and
+         * forgetting an answer only costs one more lookup at a worker. */
         rebuild(c, now, INT64_MIN);
         if (c->count >= KEYCACHE_MAX / 2)
-            rebuild(c, now, now - c->ttl_ms / 2);   /* drop the older half of the window */
+            rebuild(c, now, INT64_MAX);
     }
     size_t j = bucket(hash);
     while (c->e[j].expires && memcmp(c->e[j].hash, hash, 32) != 0)

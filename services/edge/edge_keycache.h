@@ -8,7 +8,7 @@
  * was unknown when presented cannot become valid later, and caching the miss
  * keeps a client retrying a bad key from reaching the database each time.
  * The table is bounded (KEYCACHE_MAX entries); when full, expired entries are
- * swept and, failing that, the oldest half is dropped.
+ * swept and, if that frees too little, the table starts empty again.
  */
 #ifndef TM_EDGE_KEYCACHE_H
 #define TM_EDGE_KEYCACHE_H
