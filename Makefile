@@ -5,7 +5,7 @@ JOBS  ?= $(shell nproc)
 
 DEB_PACKAGES := build-essential cmake pkg-config libevent-dev libnng-dev libmsgpack-dev \
   libpq-dev libjwt-dev libjansson-dev libsodium-dev libssl-dev libcmocka-dev \
-  postgresql postgresql-client nodejs npm wrk procps
+  postgresql wrk procps util-linux
 
 .PHONY: all build asan deps run test test-unit test-asan bench format clean
 
@@ -13,6 +13,7 @@ all: build
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	command -v node >/dev/null && command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing: $$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
