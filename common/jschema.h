@@ -5,6 +5,8 @@
  *   enum, const, minimum, maximum, minLength, maxLength (in code points),
  *   pattern (POSIX extended regex), format (email, uri, date-time, date),
  *   items, minItems, maxItems, uniqueItems, minProperties, maxProperties.
+ * `integer` means an integer literal: 3.0 is rejected (stricter than JSON
+ * Schema, so handlers can read json_integer_value() safely).
  * A keyword outside this subset makes jschema_check_schema() fail, so a
  * schema can never silently validate less than it says.
  *

@@ -160,13 +160,13 @@ static void test_type_each_name_accepts_and_rejects(void **state)
     assert_false(valid("{\"type\":\"array\"}", "{}"));
 }
 
-static void test_type_integer_accepts_integral_reals_only(void **state)
+static void test_type_integer_accepts_integer_literals_only(void **state)
 {
     (void)state;
     assert_true(valid("{\"type\":\"integer\"}", "42"));
     assert_true(valid("{\"type\":\"integer\"}", "-7"));
-    assert_true(valid("{\"type\":\"integer\"}", "3.0"));
-    assert_true(valid("{\"type\":\"integer\"}", "1e3"));
+    assert_false(valid("{\"type\":\"integer\"}", "3.0"));
+    assert_false(valid("{\"type\":\"integer\"}", "1e3"));
     assert_false(valid("{\"type\":\"integer\"}", "3.5"));
     assert_string_equal(last_err, "arguments: must be an integer (got number)");
     assert_false(valid("{\"type\":\"integer\"}", "\"3\""));
@@ -518,7 +518,7 @@ int main(void)
         cmocka_unit_test(test_check_schema_rejects_mistyped_keyword_values),
         cmocka_unit_test(test_validate_refuses_unchecked_schema_with_unknown_keyword),
         cmocka_unit_test(test_type_each_name_accepts_and_rejects),
-        cmocka_unit_test(test_type_integer_accepts_integral_reals_only),
+        cmocka_unit_test(test_type_integer_accepts_integer_literals_only),
         cmocka_unit_test(test_type_number_accepts_integers_and_reals),
         cmocka_unit_test(test_type_list_accepts_any_listed_type),
         cmocka_unit_test(test_properties_are_validated_with_their_path),
