@@ -91,6 +91,7 @@ void config_defaults(struct config *cfg)
     cfg->max_inflight = 256;
     cfg->key_cache_ttl_ms = 30000;
     cfg->tools_page_size = 100;
+    strcpy(cfg->signing_key_file, ".run/signing-key.pem");
 }
 
 void config_load(struct config *cfg)
@@ -162,4 +163,10 @@ void config_load(struct config *cfg)
     cfg->max_inflight = env_int("EDGE_MAX_INFLIGHT", 256, 1, 4096);
     cfg->key_cache_ttl_ms = env_int("API_KEY_CACHE_MS", 30000, 0, 30000);
     cfg->tools_page_size = env_int("MCP_TOOLS_PAGE_SIZE", 100, 1, 1000);
+
+    if ((v = getenv("SIGNING_KEY_FILE")) && *v)
+        copy(cfg->signing_key_file, sizeof cfg->signing_key_file, v, "SIGNING_KEY_FILE");
+    else if (snprintf(cfg->signing_key_file, sizeof cfg->signing_key_file, "%s/signing-key.pem", cfg->state_dir) >=
+             (int)sizeof cfg->signing_key_file)
+        fatal("STATE_DIR is too long");
 }

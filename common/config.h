@@ -31,6 +31,7 @@ struct config {
     int max_inflight;             /* EDGE_MAX_INFLIGHT requests to workers, default 256 */
     int key_cache_ttl_ms;         /* API_KEY_CACHE_MS, default 30000 (max 30000) */
     int tools_page_size;          /* MCP_TOOLS_PAGE_SIZE, default 100 */
+    char signing_key_file[1024];  /* SIGNING_KEY_FILE, default <state_dir>/signing-key.pem */
 };
 
 /* Fills cfg from the environment; on a bad value, prints why and exits. */
