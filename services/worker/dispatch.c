@@ -32,6 +32,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "proto/catalog.h"
+#include "services/worker/auth_oauth.h"
 
 static const struct tool_handler handlers[] = {
     {"help", tool_help},
@@ -344,6 +345,27 @@ static void run_auth(struct tool_ctx *ctx, tool_fn fn, const json_t *args, struc
     json_decref(result);
 }
 
+/* OAuth and sign-in operations (docs/OAUTH.md), all principal `anon`. */
+static const struct tool_handler auth_handlers[] = {
+    {"oauth.register_client", auth_oauth_register_client},
+    {"oauth.get_client", auth_oauth_get_client},
+    {"oauth.create_code", auth_oauth_create_code},
+    {"oauth.redeem_code", auth_oauth_redeem_code},
+    {"oauth.refresh", auth_oauth_refresh},
+    {"oauth.revoke", auth_oauth_revoke},
+    {"oauth.revocations", auth_oauth_revocations},
+    {"web.login", auth_web_login},
+    {"web.session", auth_web_session},
+};
+
+static tool_fn auth_handler(const char *name)
+{
+    for (size_t i = 0; i < TM_ARRAY_LEN(auth_handlers); i++)
+        if (!strcmp(auth_handlers[i].name, name))
+            return auth_handlers[i].fn;
+    return NULL;
+}
+
 static bool principal_may_call(const struct principal *who, const struct tool_def *def)
 {
     if (who->kind != PRINCIPAL_APIKEY && who->kind != PRINCIPAL_OAUTH)
@@ -380,6 +402,8 @@ static void handle(struct db *db, const struct config *cfg, const struct env_req
     case ENV_OP_AUTH:
         if (!strcmp(req->name, "auth.resolve_mcp_key"))
             run_auth(&ctx, auth_resolve_mcp_key, args, r);
+        else if (auth_handler(req->name))
+            run_auth(&ctx, auth_handler(req->name), args, r);
         else if (!strcmp(req->name, "health.ping"))
             resp_ok(r, xstrdup("{\"pong\":true}"));   /* the edge's heartbeat: this worker answers */
         else

@@ -1,0 +1,224 @@
+/*
+ * auth_web — sign-in of the OAuth authorization page (auth_oauth.h).
+ *
+ * web.login {email, password, ip} -> {session, account_id, email, csrf}
+ *   argon2id verification (libsodium) runs here, in a worker thread, never on
+ *   the edge's event loop. Unknown e-mail and wrong password give the same
+ *   message, and an unknown e-mail still pays for one verification (against
+ *   a dummy hash) so timing does not tell them apart either. Only after the
+ *   right password does an unverified account learn it must verify first.
+ *   Lockout: 10 failures for an account within 15 minutes lock its sign-in
+ *   for 15 minutes, whatever the address (connectors share one network); a
+ *   locked account is refused before any hash is computed. A success clears
+ *   the account's failures.
+ * web.session {session} -> {account_id, email, csrf}
+ *   Sessions last 12 hours from sign-in (fixed, see 002_oauth.sql).
+ */
+#include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "services/worker/auth_oauth.h"
+
+#define EMAIL_MAX 320
+#define PASSWORD_MAX 1024
+#define BAD_CREDENTIALS "wrong e-mail or password"
+
+static const char SQL_LOGIN_ACCOUNT[] =
+    "SELECT id::text, email, password_hash, verified FROM login_account($1)";
+static const char SQL_LOCKED[] =
+    "SELECT to_char(locked_until AT TIME ZONE 'UTC', 'HH24:MI'), "
+    "greatest(1, ceil(extract(epoch FROM locked_until - now()) / 60))::int "
+    "FROM login_lockouts WHERE account_id = $1::uuid AND locked_until > now()";
+static const char SQL_FAIL_INSERT[] = "INSERT INTO login_failures (account_id) VALUES ($1::uuid)";
+/* Runs after the failure above has committed, so the count includes it. */
+static const char SQL_FAIL_LOCK[] =
+    "INSERT INTO login_lockouts (account_id, locked_until) "
+    "SELECT $1::uuid, now() + interval '15 minutes' "
+    "WHERE (SELECT count(*) FROM login_failures WHERE account_id = $1::uuid "
+    "       AND at > now() - interval '15 minutes') >= 10 "
+    "ON CONFLICT (account_id) DO UPDATE SET locked_until = EXCLUDED.locked_until RETURNING 1";
+static const char SQL_FAIL_CLEAR[] = "DELETE FROM login_failures WHERE account_id = $1::uuid";
+static const char SQL_FAIL_PRUNE[] =
+    "DELETE FROM login_failures WHERE account_id = $1::uuid AND at <= now() - interval '15 minutes'";
+static const char SQL_SESSION_PRUNE[] =
+    "DELETE FROM web_sessions WHERE account_id = $1::uuid AND expires_at < now()";
+static const char SQL_SESSION_INSERT[] =
+    "INSERT INTO web_sessions (token_hash, account_id, csrf) VALUES ($1::bytea, $2::uuid, $3)";
+static const char SQL_SESSION_LOOKUP[] =
+    "SELECT s.account_id::text, account_email(s.account_id), s.csrf FROM web_sessions s "
+    "WHERE s.token_hash = $1::bytea AND s.revoked_at IS NULL AND s.expires_at > now()";
+
+/* ---- the dummy hash for unknown e-mails ---------------------------------- */
+
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+static char dummy_hash[crypto_pwhash_STRBYTES];
+
+/* Same parameters as account hashes (services/admin/admin_account.c), so a
+ * verification against it takes as long as against a real one. */
+static void dummy_init(void)
+{
+    uint8_t pw[32];
+    random_bytes(pw, sizeof pw);
+    if (crypto_pwhash_str(dummy_hash, (const char *)pw, sizeof pw, 2, 19u << 20) != 0)
+        fatal("out of memory computing a password hash");
+}
+
+/* Runs one statement and returns whether it succeeded; failures are recorded. */
+static bool exec1(struct tool_ctx *ctx, const char *sql, const char *param, PGresult **keep)
+{
+    const char *p[1] = {param};
+    PGresult *res = db_query(ctx->db, sql, 1, p);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        tool_db_fail(ctx, res);
+        return false;
+    }
+    if (keep)
+        *keep = res;
+    else
+        PQclear(res);
+    return true;
+}
+
+/* A failed sign-in of a known account: recorded, and the account is locked
+ * at the tenth within 15 minutes. */
+static enum tm_error record_failure(struct tool_ctx *ctx, const char *account_id)
+{
+    PGresult *res = NULL;
+    if (!exec1(ctx, SQL_FAIL_PRUNE, account_id, NULL) || !exec1(ctx, SQL_FAIL_INSERT, account_id, NULL) ||
+        !exec1(ctx, SQL_FAIL_LOCK, account_id, &res))
+        return ctx->code;
+    bool locked = PQntuples(res) == 1;
+    PQclear(res);
+    if (locked) {
+        log_warn("sign-in of account %s locked for 15 minutes after 10 failures", account_id);
+        if (!exec1(ctx, SQL_FAIL_CLEAR, account_id, NULL))
+            return ctx->code;
+        return tool_fail(ctx, TM_ERR_RATE_LIMITED, json_pack("{s:i}", "retry_after_s", 900),
+                         "too many failed sign-ins: sign-in to this account is locked for 15 minutes");
+    }
+    return tool_fail(ctx, TM_ERR_PERMISSION_DENIED, NULL, BAD_CREDENTIALS);
+}
+
+enum tm_error auth_web_login(struct tool_ctx *ctx, const json_t *args, json_t **result)
+{
+    const char *email = json_string_value(json_object_get(args, "email"));
+    const char *password = json_string_value(json_object_get(args, "password"));
+    if (!email || !password || !email[0] || !password[0])
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "e-mail and password are required");
+    if (strlen(email) > EMAIL_MAX || strlen(password) > PASSWORD_MAX)
+        return tool_fail(ctx, TM_ERR_PERMISSION_DENIED, NULL, BAD_CREDENTIALS);
+    pthread_once(&dummy_once, dummy_init);
+
+    const char *p[1] = {email};
+    PGresult *res = db_query(ctx->db, SQL_LOGIN_ACCOUNT, 1, p);
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK)
+        return tool_db_fail(ctx, res);
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        if (crypto_pwhash_str_verify(dummy_hash, password, strlen(password)) == 0)
+            log_warn("a password matched the random dummy hash");   /* never expected */
+        return tool_fail(ctx, TM_ERR_PERMISSION_DENIED, NULL, BAD_CREDENTIALS);
+    }
+    char account_id[37];
+    snprintf(account_id, sizeof account_id, "%s", PQgetvalue(res, 0, 0));
+    char *acct_email = xstrdup(PQgetvalue(res, 0, 1));
+    char *hash = xstrdup(PQgetvalue(res, 0, 2));
+    bool verified = PQgetvalue(res, 0, 3)[0] == 't';
+    PQclear(res);
+
+    enum tm_error code = TM_OK;
+    PGresult *lock = NULL;
+    if (!exec1(ctx, SQL_LOCKED, account_id, &lock)) {
+        code = ctx->code;
+        goto out;
+    }
+    if (PQntuples(lock) == 1) {
+        int minutes = atoi(PQgetvalue(lock, 0, 1));
+        code = tool_fail(ctx, TM_ERR_RATE_LIMITED, json_pack("{s:i}", "retry_after_s", minutes * 60),
+                         "too many failed sign-ins: sign-in to this account is locked; try again after "
+                         "%s UTC (in %d minute%s)",
+                         PQgetvalue(lock, 0, 0), minutes, minutes == 1 ? "" : "s");
+        PQclear(lock);
+        goto out;
+    }
+    PQclear(lock);
+
+    if (crypto_pwhash_str_verify(hash, password, strlen(password)) != 0) {
+        code = record_failure(ctx, account_id);
+        goto out;
+    }
+    if (!verified) {
+        code = tool_fail(ctx, TM_ERR_PERMISSION_DENIED, NULL,
+                         "this account's e-mail address is not verified yet: verify it first, then sign in");
+        goto out;
+    }
+    if (!exec1(ctx, SQL_FAIL_CLEAR, account_id, NULL) || !exec1(ctx, SQL_SESSION_PRUNE, account_id, NULL)) {
+        code = ctx->code;
+        goto out;
+    }
+
+    char hp[AUTH_HASH_PARAM_LEN];
+    char *session = auth_secret_new(hp);
+    uint8_t csrf_raw[32];
+    random_bytes(csrf_raw, sizeof csrf_raw);
+    char *csrf = b64url_encode(csrf_raw, sizeof csrf_raw);
+    const char *ip[3] = {hp, account_id, csrf};
+    res = db_query(ctx->db, SQL_SESSION_INSERT, 3, ip);
+    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        code = tool_db_fail(ctx, res);
+    } else {
+        PQclear(res);
+        *result = json_pack("{s:s, s:s, s:s, s:s}", "session", session, "account_id", account_id, "email",
+                            acct_email, "csrf", csrf);
+    }
+    sodium_memzero(session, strlen(session));
+    free(session);
+    free(csrf);
+out:
+    sodium_memzero(hash, strlen(hash));
+    free(hash);
+    free(acct_email);
+    return code;
+}
+
+enum tm_error auth_web_session_lookup(struct tool_ctx *ctx, const char *session, char account_id[37],
+                                      char **email, char **csrf)
+{
+    char hp[AUTH_HASH_PARAM_LEN];
+    if (!auth_secret_param(session, hp))
+        return tool_fail(ctx, TM_ERR_NOT_FOUND, NULL, "no such session (signed out or expired)");
+    const char *p[1] = {hp};
+    PGresult *res = db_query(ctx->db, SQL_SESSION_LOOKUP, 1, p);
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK)
+        return tool_db_fail(ctx, res);
+    /* A deleted account has no e-mail any more: its sessions are dead. */
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 1)) {
+        PQclear(res);
+        return tool_fail(ctx, TM_ERR_NOT_FOUND, NULL, "no such session (signed out or expired)");
+    }
+    snprintf(account_id, 37, "%s", PQgetvalue(res, 0, 0));
+    if (email)
+        *email = xstrdup(PQgetvalue(res, 0, 1));
+    if (csrf)
+        *csrf = xstrdup(PQgetvalue(res, 0, 2));
+    PQclear(res);
+    return TM_OK;
+}
+
+enum tm_error auth_web_session(struct tool_ctx *ctx, const json_t *args, json_t **result)
+{
+    const char *session = json_string_value(json_object_get(args, "session"));
+    char account_id[37];
+    char *email = NULL, *csrf = NULL;
+    enum tm_error code = auth_web_session_lookup(ctx, session, account_id, &email, &csrf);
+    if (code == TM_OK)
+        *result = json_pack("{s:s, s:s, s:s}", "account_id", account_id, "email", email, "csrf", csrf);
+    free(email);
+    free(csrf);
+    return code;
+}
