@@ -1,0 +1,538 @@
+/*
+ * oauth_authorize — /oauth/authorize: validation of the authorization
+ * request, the sign-in form and the consent page (MCP.md §5.5).
+ *
+ * GET shows the login page (no valid session cookie) or the consent page.
+ * Both forms POST back to /oauth/authorize carrying the original request
+ * parameters in hidden fields, and every POST validates the request again
+ * from scratch, exactly like the GET: hidden fields are as hostile as the
+ * query string. A POST with `email` is a sign-in, with `decision` a consent.
+ *
+ * Order of checks (RFC 6749 §4.1.2.1): client, then redirect URI; while
+ * either is in doubt we show an error page and never redirect. Every later
+ * error redirects with error, error_description, state and iss.
+ *
+ * CSRF: the consent form carries the session's csrf value (from the worker);
+ * the sign-in form, which has no session yet, uses a double-submit cookie.
+ * Both are compared in constant time. Cookies are HttpOnly, SameSite=Lax,
+ * and under https Secure with the __Host- prefix.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/keyvalq_struct.h>
+#include "common/log.h"
+#include "common/util.h"
+#include "proto/catalog.h"
+#include "proto/oauth_rules.h"
+#include "services/edge/edge_http.h"
+#include "services/edge/oauth_http.h"
+#include "services/edge/oauth_uri.h"
+#include "services/edge/web_pages.h"
+
+#define AUTHZ_PATH "/oauth/authorize"
+#define COOKIE_VALUE_MAX 128
+
+/* The parameters of an authorization request we carry through the forms.
+ * Anything else in the request is ignored (RFC 6749 §3.1). */
+static const char *const CARRIED[] = {"response_type", "client_id", "redirect_uri", "code_challenge",
+                                      "code_challenge_method", "state", "scope", "resource", NULL};
+/* Names that may legitimately repeat: resource (RFC 8707) and, in a consent
+ * POST, the scope checkboxes. Other repeats are detected by count below. */
+static const char *const MAY_REPEAT[] = {"response_type", "client_id", "redirect_uri", "code_challenge",
+                                         "code_challenge_method", "state", "scope", "resource", "csrf_token",
+                                         "email", "password", "decision", NULL};
+
+struct authz {
+    struct edge *e;
+    struct evhttp_request *req;
+    bool post;
+    bool consent_post;          /* POST with decision */
+    bool login_post;            /* POST with email */
+    struct oauth_params p;      /* everything received */
+    struct oauth_params carry;  /* the request parameters, for hidden fields and URLs */
+    const char *client_id, *redirect_uri, *state;
+    char *client_name;
+    bool self_registered;
+    uint32_t requested;         /* scopes asked for */
+    char *session;              /* session cookie value */
+    char *csrf;                 /* session csrf (consent) */
+    char *email;                /* signed-in e-mail */
+};
+
+static void authz_free(struct authz *a)
+{
+    oauth_params_free(&a->p);
+    oauth_params_free(&a->carry);
+    free(a->client_name);
+    free(a->session);
+    free(a->csrf);
+    free(a->email);
+    free(a);
+}
+
+static bool https(const struct edge *e)
+{
+    return !strncmp(e->cfg->public_url, "https://", 8);
+}
+
+static const char *session_cookie_name(const struct edge *e)
+{
+    return https(e) ? "__Host-tm_session" : "tm_session";
+}
+
+static const char *csrf_cookie_name(const struct edge *e)
+{
+    return https(e) ? "__Host-tm_csrf" : "tm_csrf";
+}
+
+static void set_cookie(struct authz *a, const char *name, const char *value)
+{
+    char *c = xasprintf("%s=%s; Path=/; HttpOnly; SameSite=Lax%s", name, value, https(a->e) ? "; Secure" : "");
+    evhttp_add_header(evhttp_request_get_output_headers(a->req), "Set-Cookie", c);
+    free(c);
+}
+
+/* A cookie value we are willing to forward: base64url, bounded. */
+static char *cookie(struct authz *a, const char *name)
+{
+    char *v = oauth_cookie_get(http_header(a->req, "Cookie"), name);
+    if (v && (strlen(v) > COOKIE_VALUE_MAX || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                       "0123456789-_") != strlen(v))) {
+        free(v);
+        v = NULL;
+    }
+    return v;
+}
+
+static void error_page(struct authz *a, int status, const char *title, const char *message)
+{
+    char *html = web_page_error(title, message);
+    web_reply_html(a->e, a->req, status, html);
+    free(html);
+    authz_free(a);
+}
+
+/* 302 to the client's redirect URI (already validated) with the given
+ * parameters plus state and iss. */
+static void redirect_with(struct authz *a, const char *k1, const char *v1, const char *k2, const char *v2)
+{
+    /* A pair with a NULL value is skipped; a NULL key would end the list. */
+    const char *pairs[] = {k1, v1, k2 ? k2 : "", k2 ? v2 : NULL, "state", a->state, "iss", a->e->cfg->public_url,
+                           NULL};
+    char *url = oauth_url_with_params(a->redirect_uri, pairs);
+    evhttp_add_header(evhttp_request_get_output_headers(a->req), "Location", url);
+    evhttp_add_header(evhttp_request_get_output_headers(a->req), "Referrer-Policy", "no-referrer");
+    http_reply(a->e, a->req, 302, NULL, NULL, 0);
+    free(url);
+    authz_free(a);
+}
+
+static void redirect_error(struct authz *a, const char *error, const char *description)
+{
+    redirect_with(a, "error", error, "error_description", description);
+}
+
+static void render_login(struct authz *a, int status, const char *message)
+{
+    char *csrf = cookie(a, csrf_cookie_name(a->e));
+    if (!csrf || strlen(csrf) != 43) {
+        free(csrf);
+        uint8_t raw[32];
+        random_bytes(raw, sizeof raw);
+        csrf = b64url_encode(raw, sizeof raw);
+        set_cookie(a, csrf_cookie_name(a->e), csrf);
+    }
+    const char *email = a->login_post ? oauth_params_get(&a->p, "email") : NULL;
+    struct web_login v = {
+        .action = AUTHZ_PATH,
+        .hidden = &a->carry,
+        .csrf = csrf,
+        .client_name = a->client_name,
+        .email = email,
+        .message = message,
+    };
+    char *html = web_page_login(&v);
+    web_reply_html(a->e, a->req, status, html);
+    free(html);
+    free(csrf);
+    authz_free(a);
+}
+
+static void render_consent(struct authz *a)
+{
+    char *host = oauth_uri_host(a->redirect_uri);
+    struct web_consent v = {
+        .action = AUTHZ_PATH,
+        .hidden = &a->carry,
+        .csrf = a->csrf,
+        .client_name = a->client_name,
+        .self_registered = a->self_registered,
+        .redirect_host = host,
+        .loopback_redirect = oauth_redirect_uri_is_loopback(a->redirect_uri),
+        .requested = a->requested,
+        .account_email = a->email,
+    };
+    char *html = web_page_consent(&v);
+    web_reply_html(a->e, a->req, 200, html);
+    free(html);
+    free(host);
+    authz_free(a);
+}
+
+/* ---- consent: create the code ---- */
+
+static void on_code(void *arg, enum dispatch_status st, const struct env_response *resp)
+{
+    struct authz *a = arg;
+    if (st != DISPATCH_OK) {
+        redirect_error(a, "temporarily_unavailable", "the authorization service is busy; try again");
+        return;
+    }
+    json_t *r = oauth_worker_result(resp);
+    const char *code = json_string_value(json_object_get(r, "code"));
+    if (code) {
+        redirect_with(a, "code", code, NULL, NULL);
+    } else {
+        char buf[64];
+        const char *err = oauth_worker_error(resp, buf, sizeof buf);
+        if (!resp->ok)
+            log_warn("oauth.create_code failed: %s", resp->message ? resp->message : "?");
+        if (err)
+            redirect_error(a, err, resp->message ? resp->message : err);
+        else if (!resp->ok && resp->code == TM_ERR_UNAVAILABLE)
+            redirect_error(a, "temporarily_unavailable", "the authorization service is busy; try again");
+        else
+            redirect_error(a, "server_error", "the authorization code could not be issued");
+    }
+    json_decref(r);
+}
+
+static void consent_decided(struct authz *a)
+{
+    const char *decision = oauth_params_get(&a->p, "decision");
+    if (!strcmp(decision, "deny")) {
+        redirect_error(a, "access_denied", "the user denied access");
+        return;
+    }
+    if (strcmp(decision, "allow") != 0) {
+        error_page(a, 400, "Something went wrong", "The form was not understood. Start the connection again.");
+        return;
+    }
+    uint32_t granted = 0;
+    for (int i = 0; i < a->p.n; i++) {
+        if (strcmp(a->p.key[i], "scope"))
+            continue;
+        uint32_t bits;
+        if (oauth_scope_parse(a->p.val[i], &bits) != 0) {
+            redirect_error(a, "invalid_scope", "unknown scope");
+            return;
+        }
+        granted |= bits;
+    }
+    if (!granted) {
+        redirect_error(a, "access_denied", "no permission was granted");
+        return;
+    }
+    char scope[64];
+    scopes_format(granted, scope, sizeof scope);
+    json_t *args = json_pack("{s:s,s:s,s:s,s:s,s:s+,s:s}", "session", a->session, "client_id", a->client_id,
+                             "redirect_uri", a->redirect_uri, "code_challenge",
+                             oauth_params_get(&a->p, "code_challenge"), "resource", a->e->cfg->public_url,
+                             "/api/mcp", "scope", scope);
+    oauth_worker_call(a->e, "oauth.create_code", args, on_code, a);
+}
+
+/* ---- session ---- */
+
+static void on_session(void *arg, enum dispatch_status st, const struct env_response *resp)
+{
+    struct authz *a = arg;
+    if (st != DISPATCH_OK || (!resp->ok && resp->code != TM_ERR_NOT_FOUND)) {
+        error_page(a, 503, "Temporarily unavailable", "Sign-in is not available right now. Try again in a minute.");
+        return;
+    }
+    json_t *r = oauth_worker_result(resp);
+    const char *csrf = json_string_value(json_object_get(r, "csrf"));
+    const char *email = json_string_value(json_object_get(r, "email"));
+    if (!resp->ok || !csrf) {
+        json_decref(r);
+        render_login(a, a->consent_post ? 401 : 200,
+                     a->consent_post ? "Your sign-in has expired. Sign in again to continue." : NULL);
+        return;
+    }
+    a->csrf = xstrdup(csrf);
+    a->email = email ? xstrdup(email) : NULL;
+    json_decref(r);
+    if (!a->consent_post) {
+        render_consent(a);
+        return;
+    }
+    const char *token = oauth_params_get(&a->p, "csrf_token");
+    if (!token || !ct_equal(token, strlen(token), a->csrf, strlen(a->csrf))) {
+        error_page(a, 403, "Request refused",
+                   "This form could not be verified (it may have been sent from another site). Start the "
+                   "connection again.");
+        return;
+    }
+    consent_decided(a);
+}
+
+static void check_session(struct authz *a)
+{
+    a->session = cookie(a, session_cookie_name(a->e));
+    if (!a->session) {
+        if (a->consent_post)
+            render_login(a, 401, "Your sign-in has expired. Sign in again to continue.");
+        else
+            render_login(a, 200, NULL);
+        return;
+    }
+    oauth_worker_call(a->e, "web.session", json_pack("{s:s}", "session", a->session), on_session, a);
+}
+
+/* ---- sign-in ---- */
+
+static void on_login(void *arg, enum dispatch_status st, const struct env_response *resp)
+{
+    struct authz *a = arg;
+    if (st != DISPATCH_OK) {
+        render_login(a, 503, "Sign-in is not available right now. Try again in a minute.");
+        return;
+    }
+    if (!resp->ok) {
+        if (resp->code == TM_ERR_RATE_LIMITED) {
+            evhttp_add_header(evhttp_request_get_output_headers(a->req), "Retry-After", "900");
+            render_login(a, 429,
+                         "Too many failed sign-ins for this account. Sign-in is locked for 15 minutes; try again "
+                         "later.");
+        } else if (resp->code == TM_ERR_PERMISSION_DENIED || resp->code == TM_ERR_NOT_FOUND ||
+                   resp->code == TM_ERR_INVALID_ARGUMENT) {
+            render_login(a, 401, "The e-mail or password is not correct.");
+        } else {
+            log_warn("web.login failed: %s", resp->message ? resp->message : "?");
+            render_login(a, 503, "Sign-in is not available right now. Try again in a minute.");
+        }
+        return;
+    }
+    json_t *r = oauth_worker_result(resp);
+    const char *session = json_string_value(json_object_get(r, "session"));
+    if (!session || strlen(session) > COOKIE_VALUE_MAX) {
+        json_decref(r);
+        render_login(a, 503, "Sign-in is not available right now. Try again in a minute.");
+        return;
+    }
+    set_cookie(a, session_cookie_name(a->e), session);
+    json_decref(r);
+    /* Back to the same authorization request as a GET (POST-redirect-GET),
+     * which now finds the session and shows the consent page. */
+    char *base = xasprintf("%s" AUTHZ_PATH, a->e->cfg->public_url);
+    const char **pairs = xcalloc((size_t)(2 * a->carry.n + 1), sizeof *pairs);
+    for (int i = 0; i < a->carry.n; i++) {
+        pairs[2 * i] = a->carry.key[i];
+        pairs[2 * i + 1] = a->carry.val[i];
+    }
+    char *url = oauth_url_with_params(base, pairs);
+    evhttp_add_header(evhttp_request_get_output_headers(a->req), "Location", url);
+    http_reply(a->e, a->req, 303, NULL, NULL, 0);
+    free(url);
+    free(pairs);
+    free(base);
+    authz_free(a);
+}
+
+static void login(struct authz *a)
+{
+    const char *token = oauth_params_get(&a->p, "csrf_token");
+    char *expected = cookie(a, csrf_cookie_name(a->e));
+    bool ok = token && expected && ct_equal(token, strlen(token), expected, strlen(expected));
+    free(expected);
+    if (!ok) {
+        render_login(a, 403, "This sign-in form had expired. Please sign in again.");
+        return;
+    }
+    const char *email = oauth_params_get(&a->p, "email");
+    const char *password = oauth_params_get(&a->p, "password");
+    if (!email || !*email || !password || !*password) {
+        render_login(a, 400, "Enter your e-mail and password.");
+        return;
+    }
+    char ip[64];
+    oauth_client_ip(a->req, ip, sizeof ip);
+    json_t *args = json_pack("{s:s,s:s,s:s}", "email", email, "password", password, "ip", ip);
+    oauth_worker_call(a->e, "web.login", args, on_login, a);
+}
+
+/* ---- request validation ---- */
+
+static void validated(struct authz *a)
+{
+    if (a->login_post)
+        login(a);
+    else
+        check_session(a);
+}
+
+/* Everything after client and redirect URI are known good: errors redirect. */
+static void check_request(struct authz *a)
+{
+    for (const char *const *n = CARRIED; *n; n++) {
+        int max = !strcmp(*n, "resource") || (a->consent_post && !strcmp(*n, "scope")) ? OAUTH_MAX_PARAMS : 1;
+        if (oauth_params_count(&a->p, *n) > max) {
+            if (!strcmp(*n, "state"))
+                a->state = NULL;
+            char d[96];
+            snprintf(d, sizeof d, "the %s parameter is repeated", *n);
+            redirect_error(a, "invalid_request", d);
+            return;
+        }
+    }
+    const char *rt = oauth_params_get(&a->p, "response_type");
+    if (!rt) {
+        redirect_error(a, "invalid_request", "response_type is missing");
+        return;
+    }
+    if (strcmp(rt, "code") != 0) {
+        redirect_error(a, "unsupported_response_type", "only response_type=code is supported");
+        return;
+    }
+    const char *cc = oauth_params_get(&a->p, "code_challenge");
+    const char *ccm = oauth_params_get(&a->p, "code_challenge_method");
+    if (!cc) {
+        redirect_error(a, "invalid_request", "code_challenge is required (PKCE with S256)");
+        return;
+    }
+    if (!ccm || strcmp(ccm, "S256") != 0) {
+        redirect_error(a, "invalid_request", "code_challenge_method must be S256");
+        return;
+    }
+    if (!oauth_pkce_challenge_valid(cc)) {
+        redirect_error(a, "invalid_request", "code_challenge must be 43 characters of base64url");
+        return;
+    }
+    for (int i = 0; i < a->p.n; i++) {
+        if (!strcmp(a->p.key[i], "resource") && !oauth_resource_ok(a->e->cfg->public_url, a->p.val[i])) {
+            redirect_error(a, "invalid_target", "resource is not this server's MCP endpoint");
+            return;
+        }
+    }
+    if (!a->consent_post) {
+        const char *scope = oauth_params_get(&a->p, "scope");
+        uint32_t bits = 0;
+        if (scope && oauth_scope_parse(scope, &bits) != 0) {
+            redirect_error(a, "invalid_scope", "scope may contain read, write and execute");
+            return;
+        }
+        /* Missing (or only offline_access): the full default set. */
+        a->requested = bits ? bits : SCOPE_ALL;
+    }
+    validated(a);
+}
+
+static void on_client(void *arg, enum dispatch_status st, const struct env_response *resp)
+{
+    struct authz *a = arg;
+    if (st != DISPATCH_OK || (!resp->ok && resp->code != TM_ERR_NOT_FOUND && resp->code != TM_ERR_INVALID_ARGUMENT)) {
+        error_page(a, 503, "Temporarily unavailable", "Sign-in is not available right now. Try again in a minute.");
+        return;
+    }
+    json_t *c = oauth_worker_result(resp);
+    json_t *uris = json_object_get(c, "redirect_uris");
+    if (!resp->ok || !json_is_array(uris)) {
+        json_decref(c);
+        error_page(a, 400, "Unknown application",
+                   "This application is not registered here (its registration may have expired). Remove the "
+                   "connection in your application and add it again.");
+        return;
+    }
+    bool match = false;
+    size_t i;
+    json_t *u;
+    json_array_foreach(uris, i, u)
+    {
+        if (json_is_string(u) && oauth_redirect_allowed(json_string_value(u), a->redirect_uri))
+            match = true;
+    }
+    if (!match) {
+        json_decref(c);
+        error_page(a, 400, "Invalid redirect address",
+                   "The application asked to return to an address it did not register. Nothing was sent to it.");
+        return;
+    }
+    const char *name = json_string_value(json_object_get(c, "client_name"));
+    const char *reg = json_string_value(json_object_get(c, "reg_type"));
+    a->client_name = xstrdup(name && *name ? name : a->client_id);
+    /* Only an operator-approved client is shown as verified. */
+    a->self_registered = !(reg && !strcmp(reg, "verified"));
+    json_decref(c);
+    check_request(a);
+}
+
+void oauth_route_authorize(struct edge *e, struct evhttp_request *req)
+{
+    enum evhttp_cmd_type m = evhttp_request_get_command(req);
+    if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_POST) {
+        oauth_reply_method_not_allowed(e, req, "GET, POST");
+        return;
+    }
+    struct authz *a = xcalloc(1, sizeof *a);
+    a->e = e;
+    a->req = req;
+    a->post = m == EVHTTP_REQ_POST;
+    const char *text;
+    size_t len;
+    if (a->post) {
+        bool too_big;
+        text = oauth_body(req, OAUTH_MAX_BODY, &len, &too_big);
+        if (!text) {
+            error_page(a, 413, "Request too large", "The form was too large.");
+            return;
+        }
+        if (!oauth_content_type_is(http_header(req, "Content-Type"), "application/x-www-form-urlencoded")) {
+            error_page(a, 415, "Something went wrong", "The form was not understood.");
+            return;
+        }
+    } else {
+        const char *uri = evhttp_request_get_uri(req);
+        const char *q = strchr(uri, '?');
+        text = q ? q + 1 : "";
+        len = strcspn(text, "#");
+    }
+    char dup[64];
+    if (oauth_params_parse(text, len, MAY_REPEAT, &a->p, dup, sizeof dup) != OAUTH_PARSE_OK) {
+        error_page(a, 400, "Invalid request", "The authorization request is malformed.");
+        return;
+    }
+    if (a->post) {
+        a->consent_post = oauth_params_get(&a->p, "decision") != NULL;
+        a->login_post = !a->consent_post && oauth_params_get(&a->p, "email") != NULL;
+        if (!a->consent_post && !a->login_post) {
+            error_page(a, 400, "Something went wrong", "The form was not understood. Start the connection again.");
+            return;
+        }
+    }
+    for (int i = 0; i < a->p.n; i++) {
+        bool carried = false;
+        for (const char *const *n = CARRIED; *n; n++)
+            carried |= !strcmp(a->p.key[i], *n);
+        if (carried && !(a->consent_post && !strcmp(a->p.key[i], "scope"))) {
+            a->carry.key[a->carry.n] = xstrdup(a->p.key[i]);
+            a->carry.val[a->carry.n] = xstrdup(a->p.val[i]);
+            a->carry.n++;
+        }
+    }
+    a->client_id = oauth_params_get(&a->p, "client_id");
+    a->redirect_uri = oauth_params_get(&a->p, "redirect_uri");
+    a->state = oauth_params_get(&a->p, "state");
+    if (!a->client_id || !*a->client_id || strlen(a->client_id) > 255 ||
+        oauth_params_count(&a->p, "client_id") != 1) {
+        error_page(a, 400, "Invalid request", "The request does not name a valid application (client_id).");
+        return;
+    }
+    if (!a->redirect_uri || !*a->redirect_uri || strlen(a->redirect_uri) > OAUTH_REDIRECT_URI_MAX ||
+        oauth_params_count(&a->p, "redirect_uri") != 1) {
+        error_page(a, 400, "Invalid request", "The request has no valid redirect_uri.");
+        return;
+    }
+    oauth_worker_call(e, "oauth.get_client", json_pack("{s:s}", "client_id", a->client_id), on_client, a);
+}

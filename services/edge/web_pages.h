@@ -1,0 +1,49 @@
+/*
+ * web_pages — the server-rendered HTML of the sign-in flow: the login form,
+ * the consent page and error pages. Small, accessible (labels, one column,
+ * system fonts), readable on a phone, no scripts. Every value shown is
+ * HTML-escaped here; callers pass raw strings.
+ *
+ * Every page goes out with text/html; charset=utf-8, X-Frame-Options: DENY,
+ * a CSP that forbids everything but inline style and same-origin form
+ * posts, and Referrer-Policy: no-referrer (the authorize URL carries state).
+ */
+#ifndef TM_WEB_PAGES_H
+#define TM_WEB_PAGES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <event2/http.h>
+#include "services/edge/edge.h"
+#include "services/edge/oauth_uri.h"
+
+/* Sends html (not freed) with the security headers above. */
+void web_reply_html(struct edge *e, struct evhttp_request *req, int status, const char *html);
+
+/* A page with a heading and a message (malloc'd). */
+char *web_page_error(const char *title, const char *message);
+
+struct web_login {
+    const char *action;                 /* form action, e.g. "/oauth/authorize" */
+    const struct oauth_params *hidden;  /* carried through as hidden fields */
+    const char *csrf;
+    const char *client_name;            /* may be NULL */
+    const char *email;                  /* prefill, may be NULL */
+    const char *message;                /* error shown above the form, may be NULL */
+};
+char *web_page_login(const struct web_login *v);
+
+struct web_consent {
+    const char *action;
+    const struct oauth_params *hidden;  /* `scope` is skipped: the checkboxes carry it */
+    const char *csrf;
+    const char *client_name;
+    bool self_registered;
+    const char *redirect_host;
+    bool loopback_redirect;
+    uint32_t requested;                 /* SCOPE_* bits checked initially */
+    const char *account_email;
+};
+char *web_page_consent(const struct web_consent *v);
+
+#endif
