@@ -20,6 +20,9 @@
 #define EDGE_MAX_ORIGINS 32
 
 struct mcp_cache;
+struct oauth_keys;
+struct oauth_revocations;
+struct jwt_cache;
 
 struct edge {
     const struct config *cfg;
@@ -32,6 +35,9 @@ struct edge {
     char *origins[EDGE_MAX_ORIGINS];   /* allowed browser origins */
     int norigins;
     struct mcp_cache *mcp;             /* pre-rendered tools/list pages */
+    struct oauth_keys *keys_oauth;     /* ES256 signing/verification keys, JWKS (oauth_keys.h) */
+    struct oauth_revocations *revoked; /* grant ids whose JWTs are refused (oauth_revocations.h) */
+    struct jwt_cache *jwt_cache;       /* tokens that verified, until exp (oauth_jwt.h) */
     int active;                        /* HTTP requests awaiting an answer */
     bool draining;
     bool access_log;

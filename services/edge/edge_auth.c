@@ -11,6 +11,8 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "proto/catalog.h"
+#include "services/edge/oauth_jwt.h"
+#include "services/edge/oauth_revocations.h"
 
 struct pending_auth {
     struct edge *e;
@@ -96,6 +98,32 @@ static void on_resolved(void *arg, enum dispatch_status status, const struct env
     free(p);
 }
 
+/* An OAuth access token: verified here, on the loop thread (a cache hit
+ * costs one SHA-256, a miss one ES256 verification, ~50 µs). */
+static void auth_jwt(struct edge *e, const char *token, size_t len, auth_cb cb, void *arg)
+{
+    if (!e->keys_oauth) {
+        cb(arg, AUTH_INVALID, NULL);
+        return;
+    }
+    char aud[sizeof e->cfg->public_url + 16];
+    snprintf(aud, sizeof aud, "%s/api/mcp", e->cfg->public_url);
+    struct principal who;
+    enum oauth_jwt_status st =
+        oauth_jwt_check(e->keys_oauth, e->jwt_cache, token, len, e->cfg->public_url, aud, now_ms() / 1000, &who);
+    if (st != OAUTH_JWT_OK) {
+        log_debug("bearer token refused: %s", oauth_jwt_status_text(st));
+        cb(arg, AUTH_INVALID, NULL);
+        return;
+    }
+    if (e->revoked && oauth_revocations_contains(e->revoked, who.key_id)) {
+        log_debug("bearer token refused: grant %s is revoked", who.key_id);
+        cb(arg, AUTH_INVALID, NULL);
+        return;
+    }
+    cb(arg, AUTH_OK, &who);
+}
+
 void auth_resolve(struct edge *e, const char *authorization_header, auth_cb cb, void *arg)
 {
     size_t len;
@@ -105,7 +133,10 @@ void auth_resolve(struct edge *e, const char *authorization_header, auth_cb cb, 
         return;
     }
     if (!auth_is_mcp_key(token, len)) {
-        cb(arg, AUTH_INVALID, NULL);
+        if (oauth_jwt_looks_like(token, len))
+            auth_jwt(e, token, len, cb, arg);
+        else
+            cb(arg, AUTH_INVALID, NULL);
         return;
     }
     uint8_t hash[32];

@@ -2,8 +2,11 @@
  * edge_auth — who is calling. Extracts the bearer credential of a request
  * and resolves it to a principal: MCP API keys (tm_mcp_…) through the key
  * cache, or on a miss through a worker (auth.resolve_mcp_key, which looks up
- * SHA-256 of the key). The callback runs exactly once, possibly before
- * auth_resolve returns (cache hit) or later on the loop thread.
+ * SHA-256 of the key); OAuth access tokens (JWTs) locally, with no worker
+ * trip: verified by oauth_jwt against the keys in memory, then refused if
+ * their grant is in the revocation set. The callback runs exactly once,
+ * possibly before auth_resolve returns (cache hit, JWT) or later on the loop
+ * thread.
  */
 #ifndef TM_EDGE_AUTH_H
 #define TM_EDGE_AUTH_H

@@ -2,7 +2,8 @@
  * edge — the HTTP process: MCP, and later OAuth, pages and the gateway. It
  * holds no database connection; everything that needs data goes to a worker
  * through edge_dispatch. SIGTERM/SIGINT: stop accepting, let requests in
- * flight finish (up to the request deadline), then exit.
+ * flight finish (up to the request deadline), then exit. SIGHUP: reload the
+ * OAuth signing keys (after `3min keys rotate`).
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -17,6 +18,9 @@
 #include "services/edge/edge.h"
 #include "services/edge/edge_http.h"
 #include "services/edge/mcp_methods.h"
+#include "services/edge/oauth_jwt.h"
+#include "services/edge/oauth_keys.h"
+#include "services/edge/oauth_revocations.h"
 
 static void add_origin(struct edge *e, const char *origin, size_t n)
 {
@@ -73,6 +77,16 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_add(tick, &tv);
 }
 
+/* A failed reload keeps the keys in use (oauth_keys_reload logs why); the
+ * verified-token cache empties itself when it sees the new key set. */
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    struct edge *e = arg;
+    oauth_keys_reload(e->keys_oauth);
+}
+
 int main(void)
 {
     static struct config cfg;
@@ -96,6 +110,13 @@ int main(void)
     e.limits = ratelimit_new(cfg.mcp_rate_limit, cfg.mcp_rate_burst);
     e.mcp = mcp_cache_new(&cfg);
     e.dispatch = dispatch_new(e.base, &cfg);
+    char kerr[512];
+    e.keys_oauth = oauth_keys_open(cfg.signing_key_file, true, kerr, sizeof kerr);
+    if (!e.keys_oauth)
+        fatal("OAuth signing key: %s", kerr);
+    log_info("OAuth signing key %s (kid %s)", cfg.signing_key_file, oauth_keys_current_kid(e.keys_oauth));
+    e.revoked = oauth_revocations_new();
+    e.jwt_cache = jwt_cache_new();
     if (!http_start(&e))
         return 1;
 
@@ -103,6 +124,8 @@ int main(void)
     struct event *sigint = evsignal_new(e.base, SIGINT, on_signal, &e);
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
+    struct event *sighup = evsignal_new(e.base, SIGHUP, on_sighup, &e);
+    event_add(sighup, NULL);
 
     event_base_loop(e.base, EVLOOP_NO_EXIT_ON_EMPTY);
 
@@ -111,10 +134,14 @@ int main(void)
     mcp_cache_free(e.mcp);
     keycache_free(e.keys);
     ratelimit_free(e.limits);
+    jwt_cache_free(e.jwt_cache);
+    oauth_revocations_free(e.revoked);
+    oauth_keys_free(e.keys_oauth);
     for (int i = 0; i < e.norigins; i++)
         free(e.origins[i]);
     event_free(sigterm);
     event_free(sigint);
+    event_free(sighup);
     event_base_free(e.base);
     log_info("stopped");
     return 0;
