@@ -28,7 +28,15 @@ struct command {
     struct flag flags[MAX_FLAGS];
 };
 
-enum cmd_id { CMD_MIGRATE, CMD_ACCOUNT_CREATE, CMD_KEY_CREATE, CMD_KEY_LIST, CMD_KEY_REVOKE };
+enum cmd_id {
+    CMD_MIGRATE,
+    CMD_ACCOUNT_CREATE,
+    CMD_KEY_CREATE,
+    CMD_KEY_LIST,
+    CMD_KEY_REVOKE,
+    CMD_SIGNING_INIT,
+    CMD_SIGNING_ROTATE
+};
 
 static const struct command commands[] = {
     [CMD_MIGRATE] = {"migrate", NULL, "3min migrate", 0, {{0}}},
@@ -48,6 +56,8 @@ static const struct command commands[] = {
     [CMD_KEY_LIST] = {"mcp-key", "list", "3min mcp-key list --email E", 0,
                       {{"email", true, NULL}}},
     [CMD_KEY_REVOKE] = {"mcp-key", "revoke", "3min mcp-key revoke ID", 1, {{0}}},
+    [CMD_SIGNING_INIT] = {"keys", "init", "3min keys init", 0, {{0}}},
+    [CMD_SIGNING_ROTATE] = {"keys", "rotate", "3min keys rotate", 0, {{0}}},
 };
 
 static void usage(void)
@@ -62,7 +72,9 @@ static void usage(void)
                     "                            executable, else /usr/share/3min/sql)\n"
                     "  DATABASE_WORKER_PASSWORD  if set, migrate gives the worker role this "
                     "password\n"
-                    "  DATABASE_WORKER_USER      the worker role (default tm_worker)\n\n"
+                    "  DATABASE_WORKER_USER      the worker role (default tm_worker)\n"
+                    "  SIGNING_KEY_FILE          OAuth signing key of `keys` (default\n"
+                    "                            $STATE_DIR/signing-key.pem, STATE_DIR default .run)\n\n"
                     "--password - reads the password from the first line of standard input.\n");
 }
 
@@ -208,10 +220,17 @@ int main(int argc, char **argv)
         rc = check(cmd, "ID", admin_check_uuid(positional));
         break;
     case CMD_MIGRATE:
+    case CMD_SIGNING_INIT:
+    case CMD_SIGNING_ROTATE:
         break;
     }
     if (rc != ADMIN_OK)
         goto out;
+    if (id == CMD_SIGNING_INIT || id == CMD_SIGNING_ROTATE) {
+        /* Key files only: no database. */
+        rc = admin_keys(id == CMD_SIGNING_ROTATE);
+        goto out;
+    }
 
     util_init();
     PGconn *conn = admin_connect();
@@ -234,6 +253,9 @@ int main(int argc, char **argv)
         break;
     case CMD_KEY_REVOKE:
         rc = admin_mcpkey_revoke(conn, positional);
+        break;
+    case CMD_SIGNING_INIT:
+    case CMD_SIGNING_ROTATE:
         break;
     }
     PQfinish(conn);
