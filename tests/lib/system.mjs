@@ -35,6 +35,15 @@ export const unique = (prefix) => `${prefix}-${RUN}-${++seq}`;
 // ---- processes -------------------------------------------------------------
 
 const TAIL_LINES = 40;
+const live = new Set();   // every process started here and not yet exited
+
+// A test that fails half-way must not leave processes behind (they would
+// also keep this Node process alive): kill what is left, by PID.
+process.on('exit', () => {
+  for (const p of live) {
+    try { process.kill(p.pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+});
 
 // One child process with its stderr in a log file and the last lines kept.
 class Proc {
@@ -46,6 +55,7 @@ class Proc {
     this.child = spawn(join(BIN_DIR, bin), [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.pid = this.child.pid;
     this.exit = null;
+    live.add(this);
     let partial = '';
     const keep = (chunk) => {
       log.write(chunk);
@@ -58,6 +68,7 @@ class Proc {
     this.child.stdout.on('data', keep);
     this.exited = new Promise((resolve) => {
       this.child.on('exit', (code, signal) => {
+        live.delete(this);
         this.exit = { code, signal };
         resolve(this.exit);
       });
@@ -110,10 +121,15 @@ export class System {
   get mcpUrl() { return `${this.url}/api/mcp`; }
 
   startEdge() {
+    this.checkNotStopped();
     this.edge = new Proc(`${this.name}-edge`, 'edge', this.env);
     return this.edge;
   }
+  checkNotStopped() {
+    if (this.stopped) throw new Error(`${this.name}: the system was stopped`);
+  }
   startWorker() {
+    this.checkNotStopped();
     const w = new Proc(`${this.name}-worker${this.workers.length + 1}`, 'worker', this.env);
     this.workers.push(w);
     return w;
@@ -123,6 +139,7 @@ export class System {
   async stopWorkers() { await Promise.all(this.workers.map((w) => w.stop())); }
   async restartWorker(i) {
     await this.workers[i].stop();
+    this.checkNotStopped();
     const w = new Proc(`${this.name}-worker${i + 1}r`, 'worker', this.env);
     this.workers[i] = w;
     return w;
@@ -149,7 +166,9 @@ export class System {
     return [this.edge, ...this.workers].filter(Boolean).map((p) => p.tail()).join('\n');
   }
 
+  // Stops every process of the system; no process can be started after.
   async stop() {
+    this.stopped = true;
     const procs = [...this.workers, this.edge].filter(Boolean);
     await Promise.all(procs.map((p) => p.stop()));
     if (!this.keepState) rmSync(this.stateDir, { recursive: true, force: true });
