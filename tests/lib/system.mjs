@@ -82,6 +82,7 @@ class Proc {
   async stop(timeoutMs = 10000) {
     if (!this.running) return this.exit;
     this.signal('SIGTERM');
+    this.signal('SIGCONT');   // a test may have paused it
     const t = setTimeout(() => this.signal('SIGKILL'), timeoutMs);
     const r = await this.exited;
     clearTimeout(t);
