@@ -14,6 +14,7 @@
 #include <event2/keyvalq_struct.h>
 #include "common/log.h"
 #include "services/edge/mcp_transport.h"
+#include "services/edge/oauth_http.h"
 
 typedef void (*route_fn)(struct edge *e, struct evhttp_request *req);
 
@@ -27,6 +28,14 @@ static const struct route {
     {"/api/mcp", mcp_transport_handle},
     {"/healthz", route_healthz},
     {"/readyz", route_readyz},
+    {"/.well-known/oauth-protected-resource/api/mcp", oauth_route_prm},
+    {"/.well-known/oauth-protected-resource", oauth_route_prm},
+    {"/.well-known/oauth-authorization-server", oauth_route_as_metadata},
+    {"/.well-known/jwks.json", oauth_route_jwks},
+    {"/oauth/register", oauth_route_register},
+    {"/oauth/authorize", oauth_route_authorize},
+    {"/oauth/token", oauth_route_token},
+    {"/oauth/revoke", oauth_route_revoke},
 };
 
 static const char *method_name(enum evhttp_cmd_type m)
@@ -168,6 +177,13 @@ static void on_request(struct evhttp_request *req, void *arg)
             routes[i].fn(e, req);
             return;
         }
+    }
+    /* Preflights of any discovery URL answer without auth (MCP.md §2.5),
+     * including ones we do not serve (openid-configuration): a browser
+     * client then gets the plain 404 of the GET. */
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_OPTIONS && !strncmp(path, "/.well-known/", 13)) {
+        oauth_preflight_public(e, req, "GET, OPTIONS");
+        return;
     }
     http_reply_error(e, req, 404, "not_found", "no such path");
 }

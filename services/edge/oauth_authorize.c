@@ -302,10 +302,19 @@ static void on_login(void *arg, enum dispatch_status st, const struct env_respon
     }
     if (!resp->ok) {
         if (resp->code == TM_ERR_RATE_LIMITED) {
-            evhttp_add_header(evhttp_request_get_output_headers(a->req), "Retry-After", "900");
-            render_login(a, 429,
-                         "Too many failed sign-ins for this account. Sign-in is locked for 15 minutes; try again "
-                         "later.");
+            /* The worker says how long the lock lasts (details.retry_after_s). */
+            json_t *d = resp->details ? json_loadb(resp->details, resp->details_len, 0, NULL) : NULL;
+            json_int_t secs = json_integer_value(json_object_get(d, "retry_after_s"));
+            json_decref(d);
+            if (secs <= 0 || secs > 86400)
+                secs = 900;
+            char ra[24], msg[160];
+            snprintf(ra, sizeof ra, "%lld", (long long)secs);
+            snprintf(msg, sizeof msg,
+                     "Too many failed sign-ins for this account. Sign-in is locked; try again in %lld minute%s.",
+                     (long long)(secs + 59) / 60, (secs + 59) / 60 == 1 ? "" : "s");
+            evhttp_add_header(evhttp_request_get_output_headers(a->req), "Retry-After", ra);
+            render_login(a, 429, msg);
         } else if (resp->code == TM_ERR_PERMISSION_DENIED || resp->code == TM_ERR_NOT_FOUND ||
                    resp->code == TM_ERR_INVALID_ARGUMENT) {
             render_login(a, 401, "The e-mail or password is not correct.");
