@@ -63,6 +63,8 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+static struct event *drain_tick;   /* freed after the loop ends */
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
@@ -72,9 +74,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     e->draining = true;
     log_info("signal %d: no longer accepting; finishing %d requests in flight", (int)sig, e->active);
     http_stop_accepting(e);
-    struct event *tick = event_new(e->base, -1, EV_PERSIST, on_drain_tick, e);
+    drain_tick = event_new(e->base, -1, EV_PERSIST, on_drain_tick, e);
     struct timeval tv = {0, 20000};
-    event_add(tick, &tv);
+    event_add(drain_tick, &tv);
 }
 
 /* A failed reload keeps the keys in use (oauth_keys_reload logs why); the
@@ -139,6 +141,8 @@ int main(void)
     oauth_keys_free(e.keys_oauth);
     for (int i = 0; i < e.norigins; i++)
         free(e.origins[i]);
+    if (drain_tick)
+        event_free(drain_tick);
     event_free(sigterm);
     event_free(sigint);
     event_free(sighup);
