@@ -174,7 +174,7 @@ static void render_consent(struct authz *a)
         .account_email = a->email,
     };
     char *html = web_page_consent(&v);
-    web_reply_html(a->e, a->req, 200, html);
+    web_reply_html_form_to(a->e, a->req, 200, html, a->redirect_uri);
     free(html);
     free(host);
     authz_free(a);

@@ -89,16 +89,43 @@ static void hidden_params(struct sb *b, const struct oauth_params *p, const char
             hidden(b, p->key[i], p->val[i]);
 }
 
-void web_reply_html(struct edge *e, struct evhttp_request *req, int status, const char *html)
+static void reply_html(struct edge *e, struct evhttp_request *req, int status, const char *html,
+                       const char *form_origin)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    char csp[512];
+    snprintf(csp, sizeof csp,
+             "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'%s%s; frame-ancestors 'none'; "
+             "base-uri 'none'",
+             form_origin ? " " : "", form_origin ? form_origin : "");
     evhttp_add_header(h, "X-Frame-Options", "DENY");
-    evhttp_add_header(h, "Content-Security-Policy",
-                      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; "
-                      "base-uri 'none'");
+    evhttp_add_header(h, "Content-Security-Policy", csp);
     evhttp_add_header(h, "Referrer-Policy", "no-referrer");
     evhttp_add_header(h, "Pragma", "no-cache");
     http_reply(e, req, status, "text/html; charset=utf-8", html, strlen(html));
+}
+
+void web_reply_html(struct edge *e, struct evhttp_request *req, int status, const char *html)
+{
+    reply_html(e, req, status, html, NULL);
+}
+
+void web_reply_html_form_to(struct edge *e, struct evhttp_request *req, int status, const char *html,
+                            const char *redirect_uri)
+{
+    /* Only characters of a plain origin may reach the header: anything else
+     * could add CSP directives. */
+    const char *sep = redirect_uri ? strstr(redirect_uri, "://") : NULL;
+    char origin[300] = "";
+    if (sep && (!strncmp(redirect_uri, "https://", 8) || !strncmp(redirect_uri, "http://", 7))) {
+        size_t n = (size_t)(sep + 3 - redirect_uri) + strcspn(sep + 3, "/?#");
+        bool ok = n < sizeof origin && n > (size_t)(sep + 3 - redirect_uri);
+        for (const char *c = sep + 3; ok && c < redirect_uri + n; c++)
+            ok = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]", *c) != NULL;
+        if (ok)
+            memcpy(origin, redirect_uri, n), origin[n] = '\0';
+    }
+    reply_html(e, req, status, html, origin[0] ? origin : NULL);
 }
 
 char *web_page_error(const char *title, const char *message)

@@ -19,6 +19,12 @@
 
 /* Sends html (not freed) with the security headers above. */
 void web_reply_html(struct edge *e, struct evhttp_request *req, int status, const char *html);
+/* The same, with redirect_uri's origin added to form-action: browsers apply
+ * form-action to the redirects that follow a form submission, so the
+ * consent form's 302 to the client would otherwise be blocked. Falls back
+ * to 'self' alone when the origin is not plainly scheme://host[:port]. */
+void web_reply_html_form_to(struct edge *e, struct evhttp_request *req, int status, const char *html,
+                            const char *redirect_uri);
 
 /* A page with a heading and a message (malloc'd). */
 char *web_page_error(const char *title, const char *message);
