@@ -10,6 +10,10 @@
  * dropped with the connection, because prepared statements live in the
  * server session.
  *
+ * db_set_session_account() remembers which account the session's
+ * app.account_id holds, so that a run of single-statement reads for one
+ * account costs one round trip each; the memory goes with the connection.
+ *
  * A lost connection is noticed after a failed call (PQstatus is
  * CONNECTION_BAD) and re-opened by the next db_ensure(). Failed attempts back
  * off (100 ms doubling to 2 s) so that a dead database costs one quick
@@ -41,6 +45,7 @@ struct db {
     struct db_prepared *prep;
     size_t nprep, capprep;
     unsigned long prep_seq;
+    char session_account[64];   /* app.account_id set for the session; "" = unknown */
 };
 
 struct db *db_new(const struct config *cfg)
@@ -57,6 +62,7 @@ static void db_drop(struct db *db)
         PQfinish(db->conn);
     db->conn = NULL;
     db->nprep = 0;   /* the server forgot them with the session */
+    db->session_account[0] = '\0';
 }
 
 void db_free(struct db *db)
@@ -215,4 +221,29 @@ bool db_exec(struct db *db, const char *sql)
         log_error("database: %s failed: %s", sql, PQresultErrorMessage(res));
     PQclear(res);
     return ok;
+}
+
+static const char SQL_SET_SESSION_ACCOUNT[] = "SELECT set_config('app.account_id', $1, false)";
+
+bool db_set_session_account(struct db *db, const char *account_id, PGresult **err)
+{
+    *err = NULL;
+    if (db_broken(db))
+        return false;
+    /* Inside a transaction block a rollback would undo the setting behind our back. */
+    if (PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+        return false;
+    if (db->session_account[0] && !strcmp(db->session_account, account_id))
+        return true;
+    db->session_account[0] = '\0';
+    const char *p[1] = {account_id};
+    PGresult *res = db_query(db, SQL_SET_SESSION_ACCOUNT, 1, p);
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        *err = res;
+        return false;
+    }
+    PQclear(res);
+    if (strlen(account_id) < sizeof db->session_account)
+        strcpy(db->session_account, account_id);
+    return true;
 }

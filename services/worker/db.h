@@ -30,6 +30,14 @@ PGresult *db_query(struct db *db, const char *sql, int nparams, const char *cons
 /* Simple statements without parameters (BEGIN, COMMIT, ROLLBACK). Returns true if OK. */
 bool db_exec(struct db *db, const char *sql);
 
+/* Sets app.account_id (row-level security) for the session rather than a
+ * transaction, for statements that run outside a transaction block. The
+ * round trip is skipped while the connection already carries this account.
+ * Must be called outside a transaction block (returns false otherwise). On a
+ * statement error returns false with the result in *err (caller PQclear()s
+ * it); on a lost connection returns false with *err NULL. */
+bool db_set_session_account(struct db *db, const char *account_id, PGresult **err);
+
 /* True if the last failure lost the connection (the caller answers `unavailable`). */
 bool db_broken(struct db *db);
 
