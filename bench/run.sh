@@ -1,0 +1,389 @@
+#!/usr/bin/env bash
+# run.sh — what `make bench` runs once bin/ and the two baselines are built.
+#
+# It starts the system it measures and measures it on loopback, every figure
+# in the same run so that they are comparable:
+#
+#   1. A throwaway PostgreSQL cluster (deploy/lib/pg.sh) in a temporary
+#      directory; DATABASE_URL from the environment is ignored (unset), so
+#      the benchmark never touches a real database.
+#   2. bin/3min migrate, one account, one MCP key (all scopes).
+#   3. One bin/edge and $WORKERS bin/worker processes, then $ENDPOINTS
+#      endpoints created through MCP (tools/call endpoints_create, 3-6 fields
+#      each, every other one deployed), so the data is what a real account
+#      holds.
+#   4. Baselines: the HTTP ceiling (bench_http_ceiling, a bare evhttp server
+#      answering a fixed JSON body) driven by the same wrk script as the edge;
+#      the database ceiling (bench_pg_ceiling: endpoints_list's SQL issued
+#      directly with libpq on 4 connections).
+#   5. wrk at $CLIENTS and at 64 concurrent connections against MCP
+#      tools/list and tools/call endpoints_list, each after a short warm-up.
+#      Any non-2xx answer or socket error fails the run.
+#   6. VmRSS/VmHWM of the edge and of each worker, sampled from /proc during
+#      the 64-client runs.
+#   7. The report on stdout and in bench/out/latest.txt (raw wrk output in
+#      bench/out/ too), each line beside the targets of the foundation issue.
+#
+# Environment: DURATION (10s), WARMUP (2s), CLIENTS (32), WORKERS (2),
+# ENDPOINTS (60), WRK_THREADS (2), BIN_DIR (bin). WORKER_THREADS and the like
+# pass through to the workers. Exit status 0 means the run completed (a missed
+# target is reported, not an error); 1 means it could not measure.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=deploy/lib/pg.sh
+source "$ROOT/deploy/lib/pg.sh"
+
+log() { printf '%s bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+BIN_DIR=${BIN_DIR:-$ROOT/bin}
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-2s}
+CLIENTS=${CLIENTS:-32}
+WORKERS=${WORKERS:-2}
+ENDPOINTS=${ENDPOINTS:-60}
+WRK_THREADS=${WRK_THREADS:-2}
+OUT_DIR=$ROOT/bench/out
+PG_THREADS=4   # the issue's database ceiling is stated for 4 connections
+
+[[ $CLIENTS =~ ^[1-9][0-9]*$ ]] || die "CLIENTS must be a positive number"
+[[ $WORKERS =~ ^[1-9][0-9]?$ ]] || die "WORKERS must be a number from 1 to 99"
+[[ $ENDPOINTS =~ ^[1-9][0-9]*$ ]] || die "ENDPOINTS must be a positive number"
+[[ $DURATION =~ ^[1-9][0-9]*s$ ]] || die "DURATION must be whole seconds, e.g. 10s"
+[[ $WARMUP =~ ^[0-9]+s$ ]] || die "WARMUP must be whole seconds, e.g. 2s"
+for b in 3min edge worker bench_http_ceiling bench_pg_ceiling; do
+  [ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b is missing; run make bench (it builds them)"
+done
+for t in wrk curl jq cc; do
+  command -v "$t" >/dev/null || die "$t is not installed (make deps installs wrk; jq and cc are needed too)"
+done
+
+unset DATABASE_URL
+TMP=$(mktemp -d /tmp/3min-bench.XXXXXX)
+chmod 755 "$TMP"   # the cluster's user (nobody, when we are root) must reach pg/
+mkdir -p "$OUT_DIR" "$TMP/state"
+pids=()          # every process we start, stopped by PID at exit
+started_pg=0
+
+# shellcheck disable=SC2317  # reached through the EXIT trap
+cleanup() {
+  local rc=$? p
+  trap '' INT TERM
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for _ in $(seq 50); do
+    local alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ "$started_pg" = 1 ]; then pg_destroy "$TMP/pg" >/dev/null 2>&1 || log "PostgreSQL did not stop cleanly"; fi
+  if [ "$rc" != 0 ] && [ -d "$TMP" ]; then
+    # Keep the process logs of a failed run where a person can read them.
+    mkdir -p "$OUT_DIR/failed"
+    cp "$TMP"/*.log "$OUT_DIR/failed/" 2>/dev/null || true
+    log "process logs of the failed run: $OUT_DIR/failed/"
+  fi
+  rm -rf "$TMP"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A loopback TCP port nobody listens on now.
+free_port() {
+  local p
+  for _ in $(seq 100); do
+    p=$(( 20000 + RANDOM % 30000 ))
+    ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return 0; }
+  done
+  die "no free port found"
+}
+
+wait_http() {   # URL SECONDS: until it answers 200
+  local url=$1 limit=$2
+  for _ in $(seq $(( limit * 10 ))); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$url" 2>/dev/null)" = 200 ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# ---- the database, the account, the key --------------------------------
+
+log "starting PostgreSQL"
+started_pg=1
+pg_start "$TMP/pg" >/dev/null || die "PostgreSQL did not start"
+"$BIN_DIR/3min" migrate >/dev/null || die "migration failed"
+EMAIL=bench-$$@bench.example.com
+ACCOUNT_ID=$(printf 'bench-password-%s\n' "$$" | "$BIN_DIR/3min" account create --email "$EMAIL" --password -) ||
+  die "creating the account failed"
+KEY=$("$BIN_DIR/3min" mcp-key create --email "$EMAIL" --name bench 2>/dev/null) || die "creating the MCP key failed"
+[[ $ACCOUNT_ID =~ ^[0-9a-f-]{36}$ ]] || die "3min account create printed '$ACCOUNT_ID', not an id"
+
+# ---- the system ------------------------------------------------------------
+
+PORT=$(free_port)
+EDGE=127.0.0.1:$PORT
+MCP_URL=http://$EDGE/api/mcp
+export STATE_DIR=$TMP/state EDGE_LISTEN=$EDGE MCP_RATE_LIMIT=0 ACCESS_LOG=0 LOG_LEVEL=warn
+"$BIN_DIR/edge" >"$TMP/edge.log" 2>&1 &
+EDGE_PID=$!
+pids+=("$EDGE_PID")
+WORKER_PIDS=()
+for i in $(seq "$WORKERS"); do
+  "$BIN_DIR/worker" >"$TMP/worker$i.log" 2>&1 &
+  WORKER_PIDS+=($!)
+  pids+=($!)
+done
+wait_http "http://$EDGE/readyz" 30 || die "the edge did not become ready (see $TMP/edge.log)"
+log "edge (pid $EDGE_PID) on $EDGE with $WORKERS workers (${WORKER_PIDS[*]})"
+
+# One MCP request with curl; prints the body, fails on a non-200 status.
+mcp() {
+  local body=$1 out code
+  out=$(curl -sS -w '\n%{http_code}' -X POST "$MCP_URL" -H 'Content-Type: application/json' \
+    -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2025-06-18' \
+    -H "Authorization: Bearer $KEY" --data-binary "$body") || return 1
+  code=${out##*$'\n'}
+  [ "$code" = 200 ] || { printf 'HTTP %s: %s\n' "$code" "${out%$'\n'*}" >&2; return 1; }
+  printf '%s\n' "${out%$'\n'*}"
+}
+
+# A tools/call result that is a real result, not an error.
+tool_ok() {
+  jq -e '.result != null and (.result.isError | not) and .result.structuredContent != null' >/dev/null
+}
+
+log "creating $ENDPOINTS endpoints through MCP"
+FIELD_SETS=(
+  '[{"name":"email","type":"string","required":true,"searchable":true,"validation":{"format":"email"}},{"name":"name","type":"string","required":true,"validation":{"min_length":1,"max_length":100}},{"name":"subscribed","type":"boolean"}]'
+  '[{"name":"sku","type":"string","required":true,"searchable":true,"validation":{"pattern":"^[A-Z0-9-]{3,20}$"}},{"name":"title","type":"string","required":true},{"name":"price","type":"number","required":true,"validation":{"minimum":0}},{"name":"tags","type":"array"},{"name":"in_stock","type":"boolean"}]'
+  '[{"name":"message","type":"string","required":true,"validation":{"max_length":2000}},{"name":"rating","type":"number","validation":{"minimum":1,"maximum":5}},{"name":"page","type":"string","validation":{"format":"url"}},{"name":"meta","type":"object"}]'
+  '[{"name":"title","type":"string","required":true,"searchable":true},{"name":"status","type":"string","validation":{"enum":["open","in_progress","done"]}},{"name":"due","type":"string","validation":{"format":"date-time"}},{"name":"assignee","type":"string"},{"name":"estimate","type":"number","validation":{"minimum":0}},{"name":"labels","type":"array"}]'
+)
+KINDS=(Subscribers Products Feedback Tasks)
+for i in $(seq "$ENDPOINTS"); do
+  k=$(( i % ${#KINDS[@]} ))
+  args=$(jq -cn --arg n "${KINDS[$k]} $i" --arg d "Bench data set $i: ${KINDS[$k],,} collected by the bench account" \
+    --argjson f "${FIELD_SETS[$k]}" '{name:$n, description:$d, fields:$f}')
+  mcp "$(jq -cn --argjson a "$args" '{jsonrpc:"2.0",id:1,method:"tools/call",params:{name:"endpoints_create",arguments:$a}}')" |
+    tool_ok || die "endpoints_create #$i failed"
+  if (( i % 2 == 0 )); then
+    mcp "$(jq -cn --arg e "${KINDS[$k]} $i" '{jsonrpc:"2.0",id:1,method:"tools/call",params:{name:"endpoints_deploy",arguments:{endpoint:$e,note:"first release"}}}')" |
+      tool_ok || die "endpoints_deploy #$i failed"
+  fi
+done
+
+# The newest endpoint (first on the page) deployed and then edited: its
+# sandbox differs from production, so the page holds all three states
+# (never deployed, deployed and unchanged, changed since the deploy).
+k=$(( ENDPOINTS % ${#KINDS[@]} ))
+NEWEST="${KINDS[$k]} $ENDPOINTS"
+if (( ENDPOINTS % 2 == 1 )); then
+  mcp "$(jq -cn --arg e "$NEWEST" '{jsonrpc:"2.0",id:1,method:"tools/call",params:{name:"endpoints_deploy",arguments:{endpoint:$e}}}')" |
+    tool_ok || die "endpoints_deploy of $NEWEST failed"
+fi
+mcp "$(jq -cn --arg e "$NEWEST" --argjson f "${FIELD_SETS[$k]}" '{jsonrpc:"2.0",id:1,method:"tools/call",params:{name:"endpoints_update",arguments:{endpoint:$e,fields:($f + [{name:"notes",type:"string"}])}}}')" |
+  tool_ok || die "endpoints_update of $NEWEST failed"
+
+LIST_BODY='{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
+CALL_BODY='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"endpoints_list","arguments":{}}}'
+
+# Spot checks: the bodies wrk sends give real results.
+ntools=$(mcp "$LIST_BODY" | jq -e '.result.tools | length') || die "tools/list did not answer with tools"
+[ "$ntools" -ge 5 ] || die "tools/list listed only $ntools tools"
+page=$(mcp "$CALL_BODY") || die "endpoints_list failed"
+printf '%s' "$page" | tool_ok || die "endpoints_list answered with an error: $page"
+nitems=$(printf '%s' "$page" | jq '.result.structuredContent.items | length')
+expect=$(( ENDPOINTS < 20 ? ENDPOINTS : 20 ))
+[ "$nitems" = "$expect" ] || die "endpoints_list returned $nitems items, expected $expect"
+# has_undeployed_changes: true for the edited and the never-deployed ones, false for the rest.
+printf '%s' "$page" | jq -e --arg n "$NEWEST" '.result.structuredContent.items | all(
+    if .name == $n then .has_undeployed_changes and .deployed
+    else .has_undeployed_changes == (.deployed | not) end)' >/dev/null ||
+  die "endpoints_list reports has_undeployed_changes wrongly: $page"
+log "spot check: tools/list lists $ntools tools, endpoints_list returns $nitems endpoints per page"
+
+# ---- wrk ---------------------------------------------------------------------
+
+# A wrk script that POSTs BODY with the MCP headers and prints one RESULT line.
+wrk_script() {   # FILE BODY
+  cat >"$1" <<EOF
+wrk.method = "POST"
+wrk.body = [==[$2]==]
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json, text/event-stream"
+wrk.headers["MCP-Protocol-Version"] = "2025-06-18"
+wrk.headers["Authorization"] = "Bearer $KEY"
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT rps=%.1f p50_ms=%.3f p99_ms=%.3f requests=%d non2xx=%d sockerr=%d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.requests, e.status, e.connect + e.read + e.write + e.timeout))
+end
+EOF
+}
+wrk_script "$TMP/list.lua" "$LIST_BODY"
+wrk_script "$TMP/call.lua" "$CALL_BODY"
+
+declare -A RPS P50 P99
+# measure NAME SCRIPT URL CONNECTIONS: warm-up, then the measured run.
+measure() {
+  local name=$1 script=$2 url=$3 c=$4 t out line
+  t=$(( c < WRK_THREADS ? c : WRK_THREADS ))
+  if [ "$WARMUP" != 0s ]; then
+    wrk -t"$t" -c"$c" -d"$WARMUP" -s "$script" "$url" >/dev/null 2>&1 || die "wrk warm-up of $name failed"
+  fi
+  out=$(wrk -t"$t" -c"$c" -d"$DURATION" --latency -s "$script" "$url" 2>&1) || die "wrk of $name failed: $out"
+  printf '== %s, %s connections\n%s\n\n' "$name" "$c" "$out" >>"$OUT_DIR/wrk-latest.txt"
+  line=$(grep '^RESULT ' <<<"$out") || die "wrk printed no result for $name: $out"
+  local non2xx sockerr
+  non2xx=$(sed -n 's/.* non2xx=\([0-9]*\).*/\1/p' <<<"$line")
+  sockerr=$(sed -n 's/.* sockerr=\([0-9]*\).*/\1/p' <<<"$line")
+  [ "$non2xx" = 0 ] || die "$name at $c connections: $non2xx non-2xx answers"
+  [ "$sockerr" = 0 ] || die "$name at $c connections: $sockerr socket errors or timeouts"
+  RPS[$name/$c]=$(sed -n 's/.*rps=\([0-9.]*\).*/\1/p' <<<"$line")
+  P50[$name/$c]=$(sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p' <<<"$line")
+  P99[$name/$c]=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$line")
+  log "$(printf '%-14s %3d conns: %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms' "$name" "$c" \
+    "${RPS[$name/$c]}" "${P50[$name/$c]}" "${P99[$name/$c]}")"
+}
+
+# Samples VmRSS and VmHWM (kB) of the edge and the workers every 200 ms into
+# FILE as "pid rss hwm" lines, until killed.
+sample_memory() {
+  local file=$1 p
+  while :; do
+    for p in "$EDGE_PID" "${WORKER_PIDS[@]}"; do
+      awk -v p="$p" '/^VmRSS:/ {r=$2} /^VmHWM:/ {h=$2} END {if (r) print p, r, h}' "/proc/$p/status" 2>/dev/null
+    done >>"$file"
+    sleep 0.2
+  done
+}
+
+CONNS=("$CLIENTS")
+[ "$CLIENTS" = 64 ] || CONNS+=(64)
+: >"$OUT_DIR/wrk-latest.txt"
+
+# The HTTP ceiling, with the same wrk script (it ignores the body and headers).
+CPORT=$(free_port)
+"$BIN_DIR/bench_http_ceiling" 127.0.0.1 "$CPORT" >"$TMP/ceiling.log" 2>&1 &
+CEIL_PID=$!
+pids+=("$CEIL_PID")
+wait_http "http://127.0.0.1:$CPORT/" 10 || die "bench_http_ceiling did not start"
+for c in "${CONNS[@]}"; do measure http-ceiling "$TMP/list.lua" "http://127.0.0.1:$CPORT/" "$c"; done
+kill -TERM "$CEIL_PID" 2>/dev/null || true
+
+# The database ceiling: the one statement endpoints_list runs (SQL_LIST in
+# services/worker/tool_endpoints.c), taken from the source by the C
+# preprocessor and compiler so it cannot drift from the worker's, for the
+# first page with no filters: the account id stays $1; status 'all', no query,
+# no cursor (NULL) and the limit (20 + 1) become literals, because
+# bench_pg_ceiling passes parameters as text and cannot pass NULL. It runs as
+# tm_worker with app.account_id set for the session, so row-level security
+# applies exactly as in the worker. What it leaves out is what the worker adds
+# around the statement: BEGIN, set_config('app.account_id', ...) and COMMIT
+# (three more round trips), turning the rows into JSON, nng and the edge.
+extract_list_sql() {
+  local pre
+  pre=$(cc -E -P -I"$ROOT" -D_GNU_SOURCE "$ROOT/services/worker/tool_endpoints.c" $(pkg-config --cflags libpq jansson 2>/dev/null)) ||
+    return 1
+  {
+    printf '#include <stdio.h>\nstatic const char S[] = '
+    awk '/static const char SQL_LIST\[\] =/ {on=1; sub(/.*SQL_LIST\[\] =/, "")} on {print} on && /;[[:space:]]*$/ {exit}' <<<"$pre"
+    printf 'int main(void) { fputs(S, stdout); return 0; }\n'
+  } >"$TMP/sql_list.c"
+  cc -o "$TMP/sql_list" "$TMP/sql_list.c" && "$TMP/sql_list"
+}
+LIST_SQL=$(extract_list_sql) || die "cannot extract SQL_LIST from services/worker/tool_endpoints.c"
+grep -q 'FROM endpoints' <<<"$LIST_SQL" && grep -q 'endpoint_configs' <<<"$LIST_SQL" || die "the extracted SQL_LIST does not look like the list query: $LIST_SQL"
+PG_SQL=$(sed -e "s/\$2::text/'all'::text/g" -e 's/\$3::text/NULL::text/g' -e 's/\$4::bigint/NULL::bigint/g' \
+  -e 's/\$5::uuid/NULL::uuid/g' -e 's/\$6::int/21/g' <<<"$LIST_SQL")
+if grep -q '\$[2-9]' <<<"$PG_SQL"; then die "SQL_LIST has parameters this script does not know: $PG_SQL"; fi
+printf '%s\n' "$PG_SQL" >"$OUT_DIR/pg-ceiling.sql"
+SOCK=$(sed -n 's/.*host=\([^&]*\).*/\1/p' <<<"$DATABASE_URL")
+CONNINFO="dbname=threemin host=$SOCK user=tm_worker options='-c app.account_id=$ACCOUNT_ID'"
+rows=$("$PG_BIN/psql" "$CONNINFO" -XtAc "SELECT count(*) FROM ($(sed 's/\$1/'"'$ACCOUNT_ID'"'/g' <<<"$PG_SQL")) q") ||
+  die "the database ceiling's query does not run"
+[ "$rows" = $(( ENDPOINTS < 21 ? ENDPOINTS : 21 )) ] || die "the database ceiling's query returns $rows rows"
+log "database ceiling: $PG_THREADS connections, $DURATION"
+pgout=$("$BIN_DIR/bench_pg_ceiling" "$CONNINFO" "$PG_THREADS" "${WARMUP%s}" "$PG_SQL" "$ACCOUNT_ID" 2>&1) ||
+  die "bench_pg_ceiling (warm-up) failed: $pgout"
+pgout=$("$BIN_DIR/bench_pg_ceiling" "$CONNINFO" "$PG_THREADS" "${DURATION%s}" "$PG_SQL" "$ACCOUNT_ID" 2>&1) ||
+  die "bench_pg_ceiling failed: $pgout"
+printf '== pg-ceiling, %s connections\n%s\n\n' "$PG_THREADS" "$pgout" >>"$OUT_DIR/wrk-latest.txt"
+RPS[pg-ceiling]=$(sed -n 's/.*rps=\([0-9.]*\).*/\1/p' <<<"$pgout")
+P50[pg-ceiling]=$(sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p' <<<"$pgout")
+P99[pg-ceiling]=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$pgout")
+log "$(printf '%-14s %3d conns: %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms' pg-ceiling "$PG_THREADS" \
+  "${RPS[pg-ceiling]}" "${P50[pg-ceiling]}" "${P99[pg-ceiling]}")"
+
+# The system, with memory sampled during the 64-connection runs.
+: >"$TMP/mem.txt"
+for c in "${CONNS[@]}"; do
+  sampler=
+  if [ "$c" = 64 ]; then sample_memory "$TMP/mem.txt" & sampler=$!; pids+=("$sampler"); fi
+  measure tools/list "$TMP/list.lua" "$MCP_URL" "$c"
+  measure endpoints_list "$TMP/call.lua" "$MCP_URL" "$c"
+  if [ -n "$sampler" ]; then kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true; fi
+done
+for p in "$EDGE_PID" "${WORKER_PIDS[@]}"; do
+  kill -0 "$p" 2>/dev/null || die "process $p died during the run (see the logs)"
+done
+# Still real results after the load.
+mcp "$CALL_BODY" | tool_ok || die "endpoints_list fails after the load"
+
+# ---- the report --------------------------------------------------------------
+
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
+mark() { if "$@"; then echo PASS; else echo MISS; fi; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", (b > 0) ? 100 * a / b : 0 }'; }
+
+REPORT=$TMP/report.txt
+{
+  printf '3Min API benchmark, %s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
+  printf 'machine: %s CPUs, %s, %s MB RAM; load generator on the same machine\n' "$(nproc)" \
+    "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
+    "$(awk '/^MemTotal:/ {printf "%d", $2 / 1024}' /proc/meminfo)"
+  printf 'run: %s per line after %s warm-up; wrk %s threads; %s workers x %s threads; %s endpoints (list page: 20)\n\n' \
+    "$DURATION" "$WARMUP" "$WRK_THREADS" "$WORKERS" "${WORKER_THREADS:-4}" "$ENDPOINTS"
+
+  printf '%-34s %5s %9s %8s %8s %7s  %s\n' line conns 'req/s' 'p50 ms' 'p99 ms' ratio target
+  for c in "${CONNS[@]}"; do
+    printf '%-34s %5s %9.0f %8.3f %8.3f %7s  %s\n' 'HTTP ceiling (bare evhttp)' "$c" \
+      "${RPS[http-ceiling/$c]}" "${P50[http-ceiling/$c]}" "${P99[http-ceiling/$c]}" - baseline
+  done
+  printf '%-34s %5s %9.0f %8.3f %8.3f %7s  %s\n' 'DB ceiling (libpq, list SQL)' "$PG_THREADS" \
+    "${RPS[pg-ceiling]}" "${P50[pg-ceiling]}" "${P99[pg-ceiling]}" - baseline
+  for c in "${CONNS[@]}"; do
+    r=$(pct "${RPS[tools/list/$c]}" "${RPS[http-ceiling/$c]}")
+    t="ratio >= 50% of HTTP ceiling: $(mark ge "${r%\%}" 50)"
+    [ "$c" = 32 ] && t="$t; p99 < 10 ms: $(mark lt "${P99[tools/list/$c]}" 10)"
+    printf '%-34s %5s %9.0f %8.3f %8.3f %7s  %s\n' 'MCP tools/list' "$c" \
+      "${RPS[tools/list/$c]}" "${P50[tools/list/$c]}" "${P99[tools/list/$c]}" "$r" "$t"
+    r=$(pct "${RPS[endpoints_list/$c]}" "${RPS[pg-ceiling]}")
+    t="ratio >= 40% of DB ceiling: $(mark ge "${r%\%}" 40)"
+    [ "$c" = 32 ] && t="$t; p99 < 10 ms: $(mark lt "${P99[endpoints_list/$c]}" 10)"
+    printf '%-34s %5s %9.0f %8.3f %8.3f %7s  %s\n' 'MCP tools/call endpoints_list' "$c" \
+      "${RPS[endpoints_list/$c]}" "${P50[endpoints_list/$c]}" "${P99[endpoints_list/$c]}" "$r" "$t"
+  done
+
+  printf '\nresident memory during the 64-connection runs (max VmRSS sampled every 200 ms; VmHWM = peak since start)\n'
+  printf '%-34s %8s %12s %12s  %s\n' process pid 'VmRSS MB' 'VmHWM MB' 'target'
+  for p in "$EDGE_PID" "${WORKER_PIDS[@]}"; do
+    name=edge
+    [ "$p" = "$EDGE_PID" ] || name=worker
+    read -r rss hwm < <(awk -v p="$p" '$1 == p { if ($2 > r) r = $2; if ($3 > h) h = $3 } END { printf "%.1f %.1f\n", r / 1024, h / 1024 }' "$TMP/mem.txt")
+    printf '%-34s %8s %12s %12s  %s\n' "$name" "$p" "$rss" "$hwm" "VmHWM < 32 MB: $(mark lt "$hwm" 32)"
+  done
+} >"$REPORT"
+cp "$REPORT" "$OUT_DIR/latest.txt"
+echo
+cat "$REPORT"
+echo
+log "report in bench/out/latest.txt, wrk output in bench/out/wrk-latest.txt"
