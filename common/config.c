@@ -154,6 +154,8 @@ void config_load(struct config *cfg)
         copy(cfg->worker_db_password, sizeof cfg->worker_db_password, v, "DATABASE_WORKER_PASSWORD");
     if ((v = getenv("ALLOWED_ORIGINS")))
         copy(cfg->allowed_origins, sizeof cfg->allowed_origins, v, "ALLOWED_ORIGINS");
+    if ((v = getenv("OAUTH_REDIRECT_ORIGINS")))
+        copy(cfg->oauth_redirect_origins, sizeof cfg->oauth_redirect_origins, v, "OAUTH_REDIRECT_ORIGINS");
 
     cfg->mcp_rate_limit = env_int("MCP_RATE_LIMIT", 50, 0, 1000000);
     cfg->mcp_rate_burst = env_int("MCP_RATE_BURST", cfg->mcp_rate_limit * 2, 1, 2000000);

@@ -121,7 +121,47 @@ static bool fail_why(char *why, size_t cap, const char *msg)
     return false;
 }
 
-bool oauth_redirect_uri_valid_for_registration(const char *uri, char *why, size_t cap)
+/* The exact callbacks of the connectors we know, and ChatGPT's per-connector shape. */
+static bool known_connector_callback(const char *uri)
+{
+    static const char *const exact[] = {
+        "https://claude.ai/api/mcp/auth_callback",
+        "https://claude.com/api/mcp/auth_callback",
+        "https://chatgpt.com/connector_platform_oauth_redirect",
+    };
+    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+        if (!strcmp(uri, exact[i]))
+            return true;
+    static const char chatgpt[] = "https://chatgpt.com/connector/oauth/";
+    if (strncmp(uri, chatgpt, sizeof chatgpt - 1))
+        return false;
+    const char *id = uri + sizeof chatgpt - 1;
+    if (!*id || strlen(id) > 128)
+        return false;
+    for (; *id; id++)
+        if (!is_alpha(*id) && !is_digit(*id) && *id != '-' && *id != '_')
+            return false;
+    return true;
+}
+
+/* True if the scheme://authority of uri equals one entry of the comma-separated list. */
+static bool origin_listed(const char *uri, const struct uri_parts *p, const char *list)
+{
+    size_t olen = (size_t)(p->rest - uri);
+    while (list && *list) {
+        list += strspn(list, ", ");
+        size_t n = strcspn(list, ", ");
+        size_t m = n;
+        while (m > 0 && list[m - 1] == '/')
+            m--;
+        if (m == olen && m > 0 && !strncasecmp(list, uri, m))
+            return true;
+        list += n;
+    }
+    return false;
+}
+
+bool oauth_redirect_uri_valid_for_registration(const char *uri, const char *extra_origins, char *why, size_t cap)
 {
     if (why && cap)
         why[0] = '\0';
@@ -153,14 +193,18 @@ bool oauth_redirect_uri_valid_for_registration(const char *uri, char *why, size_
                 return fail_why(why, cap, "redirect URI has an invalid host");
         }
     }
-    if (scheme_is(&p, "https"))
-        return true;
     if (scheme_is(&p, "http")) {
         if (host_is_loopback(&p))
             return true;
         return fail_why(why, cap, "http redirect URIs are allowed only on loopback hosts (localhost, 127.0.0.1, [::1])");
     }
-    return fail_why(why, cap, "redirect URI must use https (or http on a loopback host)");
+    if (!scheme_is(&p, "https"))
+        return fail_why(why, cap, "redirect URI must use https (or http on a loopback host)");
+    if (host_is_loopback(&p) || known_connector_callback(uri) || origin_listed(uri, &p, extra_origins))
+        return true;
+    return fail_why(why, cap,
+                    "redirect URI is not an allowed callback (Claude, ChatGPT, loopback, or an origin in "
+                    "OAUTH_REDIRECT_ORIGINS)");
 }
 
 bool oauth_redirect_uri_is_loopback(const char *uri)

@@ -24,11 +24,19 @@
  * an ephemeral port). Scheme, host, path and query must still be identical. */
 bool oauth_redirect_allowed(const char *registered, const char *requested);
 
-/* True if uri may be registered as a redirect URI: https with a host, or http
- * with a loopback host; no fragment, no userinfo, no whitespace or control
- * characters, at most OAUTH_REDIRECT_URI_MAX bytes. On false, why (if not
- * NULL) gets a short reason suitable for error_description. */
-bool oauth_redirect_uri_valid_for_registration(const char *uri, char *why, size_t cap);
+/* True if uri may be registered as a redirect URI; no fragment, no userinfo,
+ * no whitespace or control characters, at most OAUTH_REDIRECT_URI_MAX bytes,
+ * and one of:
+ *   - http or https on a loopback host (native clients such as Claude Code);
+ *   - the callbacks of the known connectors: https://claude.ai/api/mcp/auth_callback,
+ *     https://claude.com/api/mcp/auth_callback,
+ *     https://chatgpt.com/connector_platform_oauth_redirect and
+ *     https://chatgpt.com/connector/oauth/<id> (one segment, no query);
+ *   - any https URI whose origin is listed in extra_origins (comma-separated,
+ *     from OAUTH_REDIRECT_ORIGINS; may be NULL) for the operator's own clients.
+ * Anything else could be a phishing target for codes, so it is refused.
+ * On false, why (if not NULL) gets a short reason for error_description. */
+bool oauth_redirect_uri_valid_for_registration(const char *uri, const char *extra_origins, char *why, size_t cap);
 
 /* True if the URI's host is a loopback host (used for the consent warning). */
 bool oauth_redirect_uri_is_loopback(const char *uri);

@@ -38,6 +38,7 @@ struct edge {
     struct oauth_keys *keys_oauth;     /* ES256 signing/verification keys, JWKS (oauth_keys.h) */
     struct oauth_revocations *revoked; /* grant ids whose JWTs are refused (oauth_revocations.h) */
     struct jwt_cache *jwt_cache;       /* tokens that verified, until exp (oauth_jwt.h) */
+    struct oauth_revpoll *revpoll;     /* refreshes `revoked` from the workers (oauth_http.h) */
     int active;                        /* HTTP requests awaiting an answer */
     bool draining;
     bool access_log;

@@ -17,6 +17,7 @@
 #include "proto/catalog.h"
 #include "services/edge/edge.h"
 #include "services/edge/edge_http.h"
+#include "services/edge/oauth_http.h"
 #include "services/edge/mcp_methods.h"
 #include "services/edge/oauth_jwt.h"
 #include "services/edge/oauth_keys.h"
@@ -121,6 +122,7 @@ int main(void)
     e.jwt_cache = jwt_cache_new();
     if (!http_start(&e))
         return 1;
+    e.revpoll = oauth_revpoll_start(&e);
 
     struct event *sigterm = evsignal_new(e.base, SIGTERM, on_signal, &e);
     struct event *sigint = evsignal_new(e.base, SIGINT, on_signal, &e);
@@ -131,6 +133,7 @@ int main(void)
 
     event_base_loop(e.base, EVLOOP_NO_EXIT_ON_EMPTY);
 
+    oauth_revpoll_free(e.revpoll);   /* before the dispatcher: its last answer frees it */
     dispatch_free(e.dispatch);
     evhttp_free(e.http);
     mcp_cache_free(e.mcp);

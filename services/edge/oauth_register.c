@@ -164,7 +164,8 @@ void oauth_route_register(struct edge *e, struct evhttp_request *req)
             reg_error(e, req, "invalid_redirect_uri", "redirect_uris must be strings");
             return;
         }
-        if (!oauth_redirect_uri_valid_for_registration(json_string_value(u), why, sizeof why)) {
+        if (!oauth_redirect_uri_valid_for_registration(json_string_value(u), e->cfg->oauth_redirect_origins, why,
+                                                      sizeof why)) {
             char d[256];
             snprintf(d, sizeof d, "redirect URI not allowed: %s", why[0] ? why : "invalid");
             json_decref(in);

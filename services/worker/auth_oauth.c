@@ -310,7 +310,8 @@ enum tm_error auth_oauth_register_client(struct tool_ctx *ctx, const json_t *arg
         char why[160];
         if (!json_is_string(u))
             return bad_metadata(ctx, "invalid_redirect_uri", "redirect_uris must be strings");
-        if (!oauth_redirect_uri_valid_for_registration(json_string_value(u), why, sizeof why))
+        if (!oauth_redirect_uri_valid_for_registration(json_string_value(u), ctx->cfg->oauth_redirect_origins, why,
+                                                       sizeof why))
             return bad_metadata(ctx, "invalid_redirect_uri", why);
     }
 

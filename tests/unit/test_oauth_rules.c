@@ -69,11 +69,23 @@ static void test_redirect_loopback_still_matches_host_path_and_scheme(void **s)
 static void assert_reg(const char *uri, bool expect, const char *why_contains)
 {
     char why[200];
-    bool ok = oauth_redirect_uri_valid_for_registration(uri, why, sizeof why);
+    bool ok = oauth_redirect_uri_valid_for_registration(uri, "https://app.example.org, https://example.com:8443/", why, sizeof why);
     if (ok != expect)
         fail_msg("%s: expected %s, got %s (%s)", uri, expect ? "valid" : "invalid", ok ? "valid" : "invalid", why);
     if (!expect && why_contains && !strstr(why, why_contains))
         fail_msg("%s: reason '%s' lacks '%s'", uri, why, why_contains);
+}
+
+static void test_registration_refuses_unlisted_https_callbacks(void **s)
+{
+    (void)s;
+    assert_reg("https://evil.example/cb", false, "not an allowed callback");
+    assert_reg("https://chatgpt.com.evil.example/connector/oauth/x", false, "not an allowed callback");
+    assert_reg("https://chatgpt.com/connector/oauth/x/y", false, "not an allowed callback");
+    assert_reg("https://chatgpt.com/connector/oauth/x?y=1", false, "not an allowed callback");
+    assert_reg("https://claude.ai/api/mcp/auth_callback/x", false, "not an allowed callback");
+    assert_reg("https://example.com/cb", false, "not an allowed callback");            /* other port listed */
+    assert_reg("https://app.example.org.evil.example/cb", false, "not an allowed callback");
 }
 
 static void test_registration_accepts_https_and_loopback_http(void **s)
@@ -81,7 +93,9 @@ static void test_registration_accepts_https_and_loopback_http(void **s)
     (void)s;
     assert_reg("https://claude.ai/api/mcp/auth_callback", true, NULL);
     assert_reg("https://chatgpt.com/connector_platform_oauth_redirect", true, NULL);
-    assert_reg("https://example.com:8443/cb?x=1", true, NULL);
+    assert_reg("https://chatgpt.com/connector/oauth/abc123", true, NULL);
+    assert_reg("https://example.com:8443/cb?x=1", true, NULL);         /* listed origin */
+    assert_reg("https://APP.example.org/any/path", true, NULL);        /* listed, host case-insensitive */
     assert_reg("http://localhost/callback", true, NULL);
     assert_reg("http://localhost:33418/callback", true, NULL);
     assert_reg("http://127.0.0.1:8080/cb", true, NULL);
@@ -197,6 +211,7 @@ int main(void)
         cmocka_unit_test(test_redirect_loopback_port_ignored),
         cmocka_unit_test(test_redirect_loopback_still_matches_host_path_and_scheme),
         cmocka_unit_test(test_registration_accepts_https_and_loopback_http),
+        cmocka_unit_test(test_registration_refuses_unlisted_https_callbacks),
         cmocka_unit_test(test_registration_rejects_unsafe_uris),
         cmocka_unit_test(test_loopback_detection),
         cmocka_unit_test(test_pkce_verifier_shape),
