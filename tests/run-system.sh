@@ -72,4 +72,10 @@ if [ "$sanitized" = 1 ]; then
     [ "$rc" = 0 ] && rc=1
   fi
 fi
+if [ "$rc" != 0 ]; then
+  # Keep the process logs for a look after the cluster is gone.
+  kept=$(mktemp -d /tmp/3min-system-logs.XXXXXX)
+  cp -a "$WORK"/logs/. "$kept"/ 2>/dev/null
+  echo "run-system: failed (status $rc); the edge, worker and 3min logs are in $kept" >&2
+fi
 exit "$rc"
