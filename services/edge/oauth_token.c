@@ -211,10 +211,14 @@ static void on_grant(void *arg, enum dispatch_status st, const struct env_respon
     tok_free(t);
 }
 
+/* The secret (if any) and how the client presented it: the worker refuses a
+ * method other than the one the client registered (RFC 7591 §2). */
 static void add_secret(json_t *args, const struct tokreq *t)
 {
     if (t->client_secret)
         json_object_set_new(args, "client_secret", json_string(t->client_secret));
+    const char *method = !t->client_secret ? "none" : t->used_basic ? "client_secret_basic" : "client_secret_post";
+    json_object_set_new(args, "auth_method", json_string(method));
 }
 
 void oauth_route_token(struct edge *e, struct evhttp_request *req)

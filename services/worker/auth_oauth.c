@@ -186,6 +186,14 @@ static enum tm_error client_authenticate(struct tool_ctx *ctx, const json_t *arg
         return invalid_client(ctx);
     if (code != TM_OK)
         return code;
+    /* A client authenticates the way it registered: a secret sent in the body
+     * by a client_secret_basic client (or the reverse) is refused. */
+    const char *method = str_arg(args, "auth_method");
+    if (method && strcmp(method, PQgetvalue(c->res, 0, 3)) != 0) {
+        PQclear(c->res);
+        c->res = NULL;
+        return invalid_client(ctx);
+    }
     if (PQgetisnull(c->res, 0, 6))
         return TM_OK;   /* public client: PKCE is its proof */
     const char *secret = str_arg(args, "client_secret");
