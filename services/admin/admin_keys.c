@@ -5,13 +5,15 @@
  * "<file>.previous" so tokens it signed verify until they expire; the edge
  * picks both up on SIGHUP. Neither command needs the database.
  *
- * The admin command has no edge library to link, so the edge's key-file code
- * is compiled in here: one implementation of the file format, the kid
- * (RFC 7638 thumbprint) and the atomic writes, shared by both programs.
+ * The key-file code (format, kid, atomic writes) is common/oauth_keys.c,
+ * shared with the edge.
  */
-#include "services/edge/oauth_keys.c"
+#include "common/oauth_keys.h"
 
+#include <stdio.h>
+#include <sys/stat.h>
 #include "common/config.h"
+#include "common/util.h"
 #include "services/admin/admin.h"
 
 int admin_keys(bool rotate)

@@ -20,7 +20,7 @@
 #include "services/edge/oauth_http.h"
 #include "services/edge/mcp_methods.h"
 #include "services/edge/oauth_jwt.h"
-#include "services/edge/oauth_keys.h"
+#include "common/oauth_keys.h"
 #include "services/edge/oauth_revocations.h"
 
 static void add_origin(struct edge *e, const char *origin, size_t n)

@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "proto/envelope.h"
-#include "services/edge/oauth_keys.h"
+#include "common/oauth_keys.h"
 
 #define OAUTH_JWT_MAX 4096          /* bytes of a token we even look at */
 #define OAUTH_JWT_TTL 3600          /* seconds from iat to exp */

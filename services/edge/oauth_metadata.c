@@ -15,7 +15,7 @@
 #include "common/util.h"
 #include "services/edge/edge_http.h"
 #include "services/edge/oauth_http.h"
-#include "services/edge/oauth_keys.h"
+#include "common/oauth_keys.h"
 
 static bool public_get(struct edge *e, struct evhttp_request *req)
 {

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "services/admin/admin_valid.c"
+#include "services/admin/admin.h"
 
 static void test_email_accepts_ordinary_addresses(void **state)
 {

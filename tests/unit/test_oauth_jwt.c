@@ -32,7 +32,7 @@
 #include "common/util.h"
 #include "services/edge/edge_auth.h"
 #include "services/edge/oauth_jwt.h"
-#include "services/edge/oauth_keys.h"
+#include "common/oauth_keys.h"
 #include "services/edge/oauth_revocations.h"
 
 #define ISS "https://mcp.example.com"

@@ -2,7 +2,7 @@
  * oauth_keys — loading, generating and rotating the ES256 signing keys, and
  * the JWKS document derived from them. See oauth_keys.h.
  */
-#include "services/edge/oauth_keys.h"
+#include "common/oauth_keys.h"
 
 #include <errno.h>
 #include <fcntl.h>
