@@ -157,6 +157,8 @@ void config_load(struct config *cfg)
     if ((v = getenv("OAUTH_REDIRECT_ORIGINS")))
         copy(cfg->oauth_redirect_origins, sizeof cfg->oauth_redirect_origins, v, "OAUTH_REDIRECT_ORIGINS");
 
+    cfg->oauth_allow_private_cimd = env_int("OAUTH_ALLOW_PRIVATE_CIMD", 0, 0, 1);
+
     cfg->mcp_rate_limit = env_int("MCP_RATE_LIMIT", 50, 0, 1000000);
     cfg->mcp_rate_burst = env_int("MCP_RATE_BURST", cfg->mcp_rate_limit * 2, 1, 2000000);
     cfg->request_deadline_ms = env_int("REQUEST_DEADLINE_MS", 30000, 100, 600000);

@@ -24,6 +24,8 @@ struct config {
     char worker_db_password[256]; /* DATABASE_WORKER_PASSWORD, default empty (peer/trust) */
     char allowed_origins[2048];   /* ALLOWED_ORIGINS, comma-separated extra origins */
     char oauth_redirect_origins[2048]; /* OAUTH_REDIRECT_ORIGINS: https origins whose callbacks may register */
+    int oauth_allow_private_cimd; /* OAUTH_ALLOW_PRIVATE_CIMD=1: metadata documents on private addresses and
+                                     loopback http (tests only), default 0 */
     int mcp_rate_limit;           /* MCP_RATE_LIMIT req/s per credential, default 50; 0 = off */
     int mcp_rate_burst;           /* MCP_RATE_BURST, default 2 x rate */
     int request_deadline_ms;      /* REQUEST_DEADLINE_MS, default 30000 */

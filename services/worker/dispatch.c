@@ -37,6 +37,7 @@
 #include "common/util.h"
 #include "proto/catalog.h"
 #include "services/worker/auth_oauth.h"
+#include "services/worker/cimd_fetch.h"
 
 static const struct tool_handler handlers[] = {
     {"help", tool_help},
@@ -403,6 +404,7 @@ static void run_auth(struct tool_ctx *ctx, tool_fn fn, const json_t *args, struc
 static const struct tool_handler auth_handlers[] = {
     {"oauth.register_client", auth_oauth_register_client},
     {"oauth.get_client", auth_oauth_get_client},
+    {"oauth.resolve_cimd", auth_oauth_resolve_cimd},
     {"oauth.create_code", auth_oauth_create_code},
     {"oauth.redeem_code", auth_oauth_redeem_code},
     {"oauth.refresh", auth_oauth_refresh},
