@@ -12,6 +12,12 @@
  * either is in doubt we show an error page and never redirect. Every later
  * error redirects with error, error_description, state and iss.
  *
+ * A client_id that is an https URL (or http with OAUTH_ALLOW_PRIVATE_CIMD=1)
+ * names a Client ID Metadata Document: a worker fetches or reuses it
+ * (oauth.resolve_cimd) on the GET and on every POST, and a document that
+ * cannot be used is an error page like an unknown client. Its consent page
+ * names the document's host as the relying party.
+ *
  * CSRF: the consent form carries the session's csrf value (from the worker);
  * the sign-in form, which has no session yet, uses a double-submit cookie.
  * Both are compared in constant time. Cookies are HttpOnly, SameSite=Lax,
@@ -24,6 +30,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "proto/catalog.h"
+#include "proto/cimd_rules.h"
 #include "proto/oauth_rules.h"
 #include "services/edge/edge_http.h"
 #include "services/edge/oauth_http.h"
@@ -54,6 +61,9 @@ struct authz {
     const char *client_id, *redirect_uri, *state;
     char *client_name;
     bool self_registered;
+    bool cimd;                  /* client_id is a metadata document URL */
+    char *client_host;          /* cimd: the host of client_id */
+    bool loopback_only;         /* cimd: every redirect URI is loopback */
     uint32_t requested;         /* scopes asked for */
     char *session;              /* session cookie value */
     char *csrf;                 /* session csrf (consent) */
@@ -65,6 +75,7 @@ static void authz_free(struct authz *a)
     oauth_params_free(&a->p);
     oauth_params_free(&a->carry);
     free(a->client_name);
+    free(a->client_host);
     free(a->session);
     free(a->csrf);
     free(a->email);
@@ -168,6 +179,8 @@ static void render_consent(struct authz *a)
         .csrf = a->csrf,
         .client_name = a->client_name,
         .self_registered = a->self_registered,
+        .client_host = a->client_host,
+        .loopback_only = a->loopback_only,
         .redirect_host = host,
         .loopback_redirect = oauth_redirect_uri_is_loopback(a->redirect_uri),
         .requested = a->requested,
@@ -447,6 +460,15 @@ static void on_client(void *arg, enum dispatch_status st, const struct env_respo
     }
     json_t *c = oauth_worker_result(resp);
     json_t *uris = json_object_get(c, "redirect_uris");
+    if (a->cimd && (!resp->ok || !json_is_array(uris))) {
+        json_decref(c);
+        char *msg = xasprintf("The application's metadata document (%s) could not be used: %s. Nothing was sent to "
+                              "the application.",
+                              a->client_id, resp->message && !resp->ok ? resp->message : "invalid answer");
+        error_page(a, 400, "Application not accepted", msg);
+        free(msg);
+        return;
+    }
     if (!resp->ok || !json_is_array(uris)) {
         json_decref(c);
         error_page(a, 400, "Unknown application",
@@ -454,13 +476,15 @@ static void on_client(void *arg, enum dispatch_status st, const struct env_respo
                    "connection in your application and add it again.");
         return;
     }
-    bool match = false;
+    bool match = false, loopback_only = true;
     size_t i;
     json_t *u;
     json_array_foreach(uris, i, u)
     {
         if (json_is_string(u) && oauth_redirect_allowed(json_string_value(u), a->redirect_uri))
             match = true;
+        if (!json_is_string(u) || !oauth_redirect_uri_is_loopback(json_string_value(u)))
+            loopback_only = false;
     }
     if (!match) {
         json_decref(c);
@@ -473,6 +497,10 @@ static void on_client(void *arg, enum dispatch_status st, const struct env_respo
     a->client_name = xstrdup(name && *name ? name : a->client_id);
     /* Only an operator-approved client is shown as verified. */
     a->self_registered = !(reg && !strcmp(reg, "verified"));
+    if (a->cimd) {
+        a->client_host = oauth_uri_host(a->client_id);
+        a->loopback_only = loopback_only;
+    }
     json_decref(c);
     check_request(a);
 }
@@ -543,5 +571,7 @@ void oauth_route_authorize(struct edge *e, struct evhttp_request *req)
         error_page(a, 400, "Invalid request", "The request has no valid redirect_uri.");
         return;
     }
-    oauth_worker_call(e, "oauth.get_client", json_pack("{s:s}", "client_id", a->client_id), on_client, a);
+    a->cimd = cimd_is_url_client_id(a->client_id, e->cfg->oauth_allow_private_cimd != 0);
+    oauth_worker_call(e, a->cimd ? "oauth.resolve_cimd" : "oauth.get_client",
+                      json_pack("{s:s}", "client_id", a->client_id), on_client, a);
 }

@@ -8,8 +8,10 @@
  * Not served: /.well-known/openid-configuration (404). A partial OIDC
  * document is worse than none: clients that find one expect id_tokens.
  * Not advertised: offline_access (refresh tokens are always issued, and
- * listing it makes clients request it), client_id_metadata_document_supported
- * (CIMD is not implemented yet; clients then use DCR).
+ * listing it makes clients request it). Advertised:
+ * client_id_metadata_document_supported (a URL client_id is fetched and
+ * validated by a worker, oauth.resolve_cimd); with "none" among the token
+ * endpoint methods, this is what makes Claude use CIMD instead of DCR.
  */
 #include <string.h>
 #include "common/util.h"
@@ -81,7 +83,7 @@ void oauth_route_as_metadata(struct edge *e, struct evhttp_request *req)
     json_object_set_new(doc, "token_endpoint_auth_methods_supported", json_deep_copy(auth_methods));
     json_object_set_new(doc, "revocation_endpoint_auth_methods_supported", auth_methods);
     json_object_set_new(doc, "code_challenge_methods_supported", json_pack("[s]", "S256"));
-    json_object_set_new(doc, "client_id_metadata_document_supported", json_false());
+    json_object_set_new(doc, "client_id_metadata_document_supported", json_true());
     /* Every authorization response, errors included, carries iss (RFC 9207). */
     json_object_set_new(doc, "authorization_response_iss_parameter_supported", json_true());
     json_object_set_new(doc, "service_documentation", json_sprintf("%s/docs/mcp", pu));

@@ -185,6 +185,11 @@ char *web_page_consent(const struct web_consent *v)
     sb_put(&b, "</strong>");
     if (v->self_registered)
         sb_put(&b, " <span class=\"muted\">(self-registered, not verified)</span>");
+    if (v->client_host) {
+        sb_put(&b, ", published by <code>");
+        sb_esc(&b, v->client_host);
+        sb_put(&b, "</code>,");
+    }
     sb_put(&b, " wants to access your 3Min API account");
     if (v->account_email) {
         sb_put(&b, " <strong>");
@@ -194,7 +199,11 @@ char *web_page_consent(const struct web_consent *v)
     sb_put(&b, ".</p>\n<p>After you answer, you will be sent to <code>");
     sb_esc(&b, v->redirect_host ? v->redirect_host : "?");
     sb_put(&b, "</code>.</p>\n");
-    if (v->loopback_redirect)
+    if (v->client_host && v->loopback_only)
+        sb_put(&b, "<p class=\"warn\">This application's published description sends you back only to your own "
+                   "computer (local addresses). Any program on your computer can use that description: allow only "
+                   "if you started the connection yourself from an application you trust.</p>\n");
+    else if (v->loopback_redirect)
         sb_put(&b, "<p class=\"warn\">This application runs on your own computer (its address is local). Allow "
                    "only if you started the connection yourself.</p>\n");
     sb_put(&b, "<form method=\"post\" action=\"");

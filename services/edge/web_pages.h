@@ -45,6 +45,8 @@ struct web_consent {
     const char *csrf;
     const char *client_name;
     bool self_registered;
+    const char *client_host;            /* metadata-document client: its URL's host (relying party), or NULL */
+    bool loopback_only;                 /* metadata-document client whose redirect URIs are all loopback */
     const char *redirect_host;
     bool loopback_redirect;
     uint32_t requested;                 /* SCOPE_* bits checked initially */

@@ -105,6 +105,7 @@ enum tm_error auth_oauth_resolve_cimd(struct tool_ctx *ctx, const json_t *args, 
     int64_t t0 = mono_ms();
     if (!cimd_fetch(url, allow_private, CIMD_FETCH_TIMEOUT_MS, &resp, why, sizeof why)) {
         if (!have) {
+            PQclear(cached);
             log_info("cimd: %s: %s (%lld ms)", url, why, (long long)(mono_ms() - t0));
             return refuse(ctx, why);
         }
