@@ -390,7 +390,7 @@ bool cimd_fetch(const char *url, bool allow_private, int timeout_ms, struct cimd
         ssize_t r = conn_read(&c, buf + len, RESPONSE_MAX - len, deadline);
         if (r < 0) {
             say(why, cap, remaining(deadline) > 0 ? "reading the response of the client_id host failed%s"
-                                                   : "the client_id host did not answer within 5 seconds%s",
+                                                   : "the client_id host did not answer in time%s",
                 NULL);
             goto out;
         }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proto/cimd_rules.h"
@@ -489,6 +490,44 @@ static void test_fetch_refuses_redirect_and_wrong_type(void **state)
     assert_false(fetch_from("", "/c", &h, why, sizeof why, &s));   /* closed without an answer */
 }
 
+/* A server that accepts and never answers: the fetch gives up at its deadline. */
+static void *accept_and_stall(void *arg)
+{
+    struct server *s = arg;
+    int c = accept(s->lfd, NULL, NULL);
+    if (c >= 0) {
+        usleep(1500 * 1000);
+        close(c);
+    }
+    return NULL;
+}
+
+static void test_fetch_gives_up_at_the_deadline(void **state)
+{
+    (void)state;
+    struct server s = {0};
+    s.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(s.lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(s.lfd, 4), 0);
+    socklen_t l = sizeof a;
+    getsockname(s.lfd, (struct sockaddr *)&a, &l);
+    pthread_t t;
+    pthread_create(&t, NULL, accept_and_stall, &s);
+    char url[128], why[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/c.json", ntohs(a.sin_port));
+    struct cimd_http h;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_false(cimd_fetch(url, true, 300, &h, why, sizeof why));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_true(ms >= 250 && ms < 1000);
+    assert_non_null(strstr(why, "did not answer"));
+    pthread_join(t, NULL);
+    close(s.lfd);
+}
+
 static void test_fetch_without_flag_refuses_loopback_before_connecting(void **state)
 {
     (void)state;
@@ -529,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_document_refusals),
         cmocka_unit_test(test_fetch_chunked_document_over_loopback),
         cmocka_unit_test(test_fetch_refuses_redirect_and_wrong_type),
+        cmocka_unit_test(test_fetch_gives_up_at_the_deadline),
         cmocka_unit_test(test_fetch_without_flag_refuses_loopback_before_connecting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
