@@ -46,6 +46,7 @@ struct db {
     size_t nprep, capprep;
     unsigned long prep_seq;
     char session_account[64];   /* app.account_id set for the session; "" = unknown */
+    bool session_dirty;         /* the session may carry an app.account_id */
 };
 
 struct db *db_new(const struct config *cfg)
@@ -63,6 +64,7 @@ static void db_drop(struct db *db)
     db->conn = NULL;
     db->nprep = 0;   /* the server forgot them with the session */
     db->session_account[0] = '\0';
+    db->session_dirty = false;
 }
 
 void db_free(struct db *db)
@@ -236,6 +238,7 @@ bool db_set_session_account(struct db *db, const char *account_id, PGresult **er
     if (db->session_account[0] && !strcmp(db->session_account, account_id))
         return true;
     db->session_account[0] = '\0';
+    db->session_dirty = true;
     const char *p[1] = {account_id};
     PGresult *res = db_query(db, SQL_SET_SESSION_ACCOUNT, 1, p);
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -245,5 +248,20 @@ bool db_set_session_account(struct db *db, const char *account_id, PGresult **er
     PQclear(res);
     if (strlen(account_id) < sizeof db->session_account)
         strcpy(db->session_account, account_id);
+    return true;
+}
+
+bool db_clear_session_account(struct db *db)
+{
+    if (!db->session_dirty || !db->conn)
+        return true;
+    if (PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+        db_exec(db, "ROLLBACK");
+    if (!db_exec(db, "SET app.account_id = ''")) {
+        db_drop(db);   /* a new session starts without it */
+        return false;
+    }
+    db->session_account[0] = '\0';
+    db->session_dirty = false;
     return true;
 }

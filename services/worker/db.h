@@ -38,6 +38,12 @@ bool db_exec(struct db *db, const char *sql);
  * it); on a lost connection returns false with *err NULL. */
 bool db_set_session_account(struct db *db, const char *account_id, PGresult **err);
 
+/* Clears a session-level app.account_id left by db_set_session_account, so
+ * that work for no account (auth operations) can never see a previous
+ * caller's rows. No round trip when none was set. Returns false if the
+ * statement failed (the connection is then dropped, which clears it too). */
+bool db_clear_session_account(struct db *db);
+
 /* True if the last failure lost the connection (the caller answers `unavailable`). */
 bool db_broken(struct db *db);
 

@@ -377,7 +377,7 @@ fail_all:
  * they only call SECURITY DEFINER functions. */
 static void run_auth(struct tool_ctx *ctx, tool_fn fn, const json_t *args, struct env_response *r)
 {
-    if (!db_ensure(ctx->db)) {
+    if (!db_ensure(ctx->db) || !db_clear_session_account(ctx->db)) {
         unavailable(r);
         return;
     }
