@@ -25,7 +25,9 @@
 #      bench/out/ too), each line beside the targets of the foundation issue.
 #
 # Environment: DURATION (10s), WARMUP (2s), CLIENTS (32), WORKERS (2),
-# ENDPOINTS (60), WRK_THREADS (2), BIN_DIR (bin). WORKER_THREADS and the like
+# ENDPOINTS (60), WRK_THREADS (2), BIN_DIR (bin), PROFILE (0; 1 records a
+# whole-machine `perf record -a -g` of the endpoints_list run at CLIENTS into
+# bench/out/perf-endpoints_list.data). WORKER_THREADS and the like
 # pass through to the workers. Exit status 0 means the run completed (a missed
 # target is reported, not an error); 1 means it could not measure.
 set -euo pipefail
@@ -59,6 +61,7 @@ for t in wrk curl jq cc; do
   command -v "$t" >/dev/null || die "$t is not installed (make deps installs wrk; jq and cc are needed too)"
 done
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 unset DATABASE_URL
 TMP=$(mktemp -d /tmp/3min-bench.XXXXXX)
 chmod 755 "$TMP"   # the cluster's user (nobody, when we are root) must reach pg/
@@ -328,7 +331,15 @@ for c in "${CONNS[@]}"; do
   sampler=
   if [ "$c" = 64 ]; then sample_memory "$TMP/mem.txt" & sampler=$!; pids+=("$sampler"); fi
   measure tools/list "$TMP/list.lua" "$MCP_URL" "$c"
+  prof=
+  if [ "${PROFILE:-0}" = 1 ] && [ "$c" = "$CLIENTS" ] && command -v perf >/dev/null; then
+    # Whole-machine profile of the measured endpoints_list run (after its warm-up).
+    ( sleep "${WARMUP%s}"; exec perf record -a -g -q -o "$OUT_DIR/perf-endpoints_list.data" -- sleep "${DURATION%s}" ) \
+      >/dev/null 2>&1 &
+    prof=$!
+  fi
   measure endpoints_list "$TMP/call.lua" "$MCP_URL" "$c"
+  if [ -n "$prof" ]; then wait "$prof" || log "perf record failed"; fi
   if [ -n "$sampler" ]; then kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true; fi
 done
 for p in "$EDGE_PID" "${WORKER_PIDS[@]}"; do
@@ -350,6 +361,7 @@ REPORT=$TMP/report.txt
   printf 'machine: %s CPUs, %s, %s MB RAM; load generator on the same machine\n' "$(nproc)" \
     "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
     "$(awk '/^MemTotal:/ {printf "%d", $2 / 1024}' /proc/meminfo)"
+  printf 'load average before the run: %s (other work on the machine skews every figure)\n' "$LOAD_BEFORE"
   printf 'run: %s per line after %s warm-up; wrk %s threads; %s workers x %s threads; %s endpoints (list page: 20)\n\n' \
     "$DURATION" "$WARMUP" "$WRK_THREADS" "$WORKERS" "${WORKER_THREADS:-4}" "$ENDPOINTS"
 
