@@ -59,7 +59,9 @@ export TEST_SANITIZED=$sanitized
 cd "$ROOT/tests" || exit 1
 # Files run one at a time in name order: each starts its own processes, and
 # the fault tests need the machine's cores to themselves.
-node --test --test-concurrency=1 system/*.test.mjs
+# TEST_FILES (e.g. "system/20_sdk.test.mjs") narrows the run while developing.
+# shellcheck disable=SC2086
+node --test --test-concurrency=1 ${TEST_FILES:-system/*.test.mjs}
 rc=$?
 
 if [ "$sanitized" = 1 ]; then

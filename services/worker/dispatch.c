@@ -95,6 +95,18 @@ enum tm_error tool_db_fail(struct tool_ctx *ctx, PGresult *res)
 
 /* ---- responses ---------------------------------------------------------- */
 
+/* The handler's answer as text: its raw_result if it wrote one, else result serialised. */
+static char *dump(const json_t *v);
+static char *take_result(struct tool_ctx *ctx, json_t *result)
+{
+    if (ctx->raw_result) {
+        char *t = ctx->raw_result;
+        ctx->raw_result = NULL;
+        return t;
+    }
+    return dump(result);
+}
+
 static void resp_ok(struct env_response *r, char *json)
 {
     r->ok = true;
@@ -247,10 +259,10 @@ static void run_single(struct tool_ctx *ctx, tool_fn fn, const json_t *args, str
     }
     json_t *result = NULL;
     enum tm_error code = fn(ctx, args, &result);
-    if (code == TM_OK && !result)
+    if (code == TM_OK && !result && !ctx->raw_result)
         code = tool_fail(ctx, TM_ERR_INTERNAL, NULL, "internal error");
     if (code == TM_OK)
-        resp_ok(r, dump(result));
+        resp_ok(r, take_result(ctx, result));
     else
         resp_err(r, ctx->code, ctx->message, ctx->details);
     json_decref(result);
@@ -319,7 +331,7 @@ static void run_tool(struct tool_ctx *ctx, const struct tool_def *def, tool_fn f
     }
 
     code = fn(ctx, args, &result);
-    if (code == TM_OK && !result)
+    if (code == TM_OK && !result && !ctx->raw_result)
         code = tool_fail(ctx, TM_ERR_INTERNAL, NULL, "internal error");
     if (code == TM_OK && PQtransactionStatus(db_conn(db)) != PQTRANS_INTRANS) {
         /* The handler ignored a failed statement: COMMIT would silently roll back. */
@@ -329,7 +341,7 @@ static void run_tool(struct tool_ctx *ctx, const struct tool_def *def, tool_fn f
     }
 
     if (code == TM_OK) {
-        char *json = dump(result);
+        char *json = take_result(ctx, result);
         json_decref(result);
         result = NULL;
         if (!def->read_only && !store_result(ctx, idhex, true, json)) {
@@ -498,6 +510,7 @@ static void handle(struct db *db, const struct config *cfg, const struct env_req
         log_debug("%s %s: %s (%lld ms)", env_op_name(req->op), req->name,
                   r->ok ? "ok" : tm_error_name(r->code), (long long)took);
     json_decref(ctx.details);
+    free(ctx.raw_result);   /* set by a handler that then failed */
     json_decref(args);
 }
 

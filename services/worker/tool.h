@@ -5,8 +5,8 @@
  * the principal, opens a transaction, sets app.account_id for row-level
  * security, makes writes idempotent by request id, and then calls the
  * handler. A handler runs its queries on ctx->db inside that transaction and
- * either fills *result (a new JSON object: the tool's structuredContent) and
- * returns TM_OK, or calls tool_fail() and returns its code. On failure the
+ * either fills *result (a new JSON object: the tool's structuredContent) or
+ * ctx->raw_result (the same as compact text) and returns TM_OK, or calls tool_fail() and returns its code. On failure the
  * transaction is rolled back, so a rejected call changes nothing.
  */
 #ifndef TM_TOOL_H
@@ -27,6 +27,10 @@ struct tool_ctx {
     enum tm_error code;
     char message[512];
     json_t *details;             /* optional, owned by ctx */
+    /* A handler may answer with ready JSON text (a compact object, malloc'd,
+     * taken over by the dispatcher) instead of *result, where building the
+     * answer as jansson objects would cost more than the query (endpoints_list). */
+    char *raw_result;
 };
 
 typedef enum tm_error (*tool_fn)(struct tool_ctx *ctx, const json_t *args, json_t **result);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 #include "proto/fields.h"
 #include "services/worker/dispatch.h"
@@ -314,6 +315,12 @@ static bool list_row_has_changes(const PGresult *res, int row, int sc, int pc)
     return differ;
 }
 
+/* A text column as a JSON string (PostgreSQL text is valid UTF-8 without NUL). */
+static void list_append_string(struct strbuf *b, const PGresult *res, int row, int col)
+{
+    sb_append_json_string(b, PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
+}
+
 enum tm_error tool_endpoints_list(struct tool_ctx *ctx, const json_t *args, json_t **result)
 {
     const char *status = json_string_value(json_object_get(args, "status"));
@@ -347,35 +354,50 @@ enum tm_error tool_endpoints_list(struct tool_ctx *ctx, const json_t *args, json
     if (!res)
         return ctx->code;
 
+    /* Written as text (strbuf), not as jansson objects: building and dumping
+     * twenty objects cost more than the query (docs/BENCHMARKS.md). The
+     * catalog's outputSchema for endpoints_list describes exactly this. */
     int rows = PQntuples(res);
     int shown = rows > limit ? (int)limit : rows;
-    json_t *items = json_array();
+    struct strbuf b;
+    sb_init(&b, 256 + (size_t)shown * 320);
+    sb_append_str(&b, "{\"items\":[");
     for (int i = 0; i < shown; i++) {
         long long prod_version = strtoll(PQgetvalue(res, i, 5), NULL, 10);
-        json_t *it = json_object();
-        json_object_set_new(it, "id", json_string(PQgetvalue(res, i, 0)));
-        json_object_set_new(it, "name", json_string(PQgetvalue(res, i, 1)));
-        json_object_set_new(it, "slug", json_string(PQgetvalue(res, i, 2)));
-        json_object_set_new(it, "description", json_string(PQgetvalue(res, i, 3)));
-        json_object_set_new(it, "active", json_boolean(pg_bool(res, i, 4)));
-        json_object_set_new(it, "deployed", json_boolean(prod_version > 0));
-        json_object_set_new(it, "prod_version", json_integer(prod_version));
-        json_object_set_new(it, "has_undeployed_changes", json_boolean(list_row_has_changes(res, i, 8, 9)));
-        json_object_set_new(it, "field_count", pg_int(res, i, 10));
-        json_object_set_new(it, "created_at", json_string(PQgetvalue(res, i, 6)));
-        json_object_set_new(it, "updated_at", json_string(PQgetvalue(res, i, 7)));
-        json_array_append_new(items, it);
+        char nums[160];
+        sb_append_str(&b, i ? ",{\"id\":" : "{\"id\":");
+        list_append_string(&b, res, i, 0);
+        sb_append_str(&b, ",\"name\":");
+        list_append_string(&b, res, i, 1);
+        sb_append_str(&b, ",\"slug\":");
+        list_append_string(&b, res, i, 2);
+        sb_append_str(&b, ",\"description\":");
+        list_append_string(&b, res, i, 3);
+        snprintf(nums, sizeof nums,
+                 ",\"active\":%s,\"deployed\":%s,\"prod_version\":%lld,\"has_undeployed_changes\":%s,"
+                 "\"field_count\":%lld,\"created_at\":",
+                 pg_bool(res, i, 4) ? "true" : "false", prod_version > 0 ? "true" : "false", prod_version,
+                 list_row_has_changes(res, i, 8, 9) ? "true" : "false", strtoll(PQgetvalue(res, i, 10), NULL, 10));
+        sb_append_str(&b, nums);
+        list_append_string(&b, res, i, 6);
+        sb_append_str(&b, ",\"updated_at\":");
+        list_append_string(&b, res, i, 7);
+        sb_append_str(&b, "}");
     }
-    json_t *next = json_null();
+    sb_append_str(&b, "],\"next_cursor\":");
     if (rows > limit && shown > 0) {
         char *raw = xasprintf("%s:%s", PQgetvalue(res, shown - 1, 11), PQgetvalue(res, shown - 1, 0));
         char *enc = b64url_encode(raw, strlen(raw));
-        next = json_string(enc);
+        sb_append_json_string(&b, enc, strlen(enc));
         free(raw);
         free(enc);
+    } else {
+        sb_append_str(&b, "null");
     }
+    sb_append_str(&b, "}");
     PQclear(res);
-    *result = json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
+    ctx->raw_result = sb_take(&b, NULL);
+    (void)result;
     return TM_OK;
 }
 
