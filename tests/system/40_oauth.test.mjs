@@ -1,8 +1,8 @@
 // OAuth 2.1 against a real edge and workers, over raw HTTP: MCP.md §7 items
 // 37–67 (discovery, registration, authorization, token, refresh rotation,
 // revocation and the resource server's JWT checks), plus the sign-in page's
-// lockout and CSRF and the registration rate limit. Item 68 and the
-// client_id_metadata_document_supported flag of item 44 belong to CIMD.
+// lockout and CSRF and the registration rate limit. Item 68 (CIMD) is
+// 45_cimd.test.mjs.
 //
 // A revoked grant's access tokens stop at the edge when its revocation
 // poller next asks the workers (every 15 s): those tests poll for up to
@@ -120,7 +120,11 @@ test('44: authorization server metadata: exact issuer, S256 only, code flow, eve
   assert.ok(!md.scopes_supported.includes('openid'), 'no OIDC scopes advertised');
 });
 
-test('44: client_id_metadata_document_supported is true', { skip: 'CIMD (client ID metadata documents) is being built separately' }, () => {});
+test('44: client_id_metadata_document_supported is true (CIMD itself: 45_cimd.test.mjs)', async () => {
+  const md = (await get('/.well-known/oauth-authorization-server')).json;
+  assert.equal(md.client_id_metadata_document_supported, true);
+  assert.ok(md.token_endpoint_auth_methods_supported.includes('none'), 'Claude uses CIMD only with "none" listed');
+});
 
 test('45: /.well-known/openid-configuration is deliberately absent (404), so no partial OIDC document exists', async () => {
   const r = await get('/.well-known/openid-configuration');
