@@ -9,7 +9,7 @@
 // Every process is started by this module and stopped by its PID only.
 
 import { spawn, execFile } from 'node:child_process';
-import { createWriteStream, mkdtempSync, mkdirSync, rmSync, appendFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, mkdirSync, rmSync, appendFileSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
@@ -204,6 +204,52 @@ export async function startSystem({ name = 'sys', workers = 2, env = {} } = {}) 
     throw e;
   }
   return sys;
+}
+
+// `make run` itself, as an operator starts it (deps, build, then
+// deploy/run.sh: migrations, demo account, one edge and `workers` workers),
+// on a free loopback port with a private STATE_DIR and the test database.
+// It runs in its own process group; stop() sends SIGTERM to the group, which
+// is what Ctrl-C does, and checks that nothing it started is left behind.
+export async function startMakeRun({ name = 'make-run', workers = 2, env = {}, stateDir: reuse, keepState = false } = {}) {
+  const port = await freePort();
+  const stateDir = reuse || mkdtempSync(join(tmpdir(), '3min-mr-'));
+  const root = new URL('../..', import.meta.url).pathname;
+  const logPath = join(LOG_DIR, `${name}-${RUN}-${++seq}.log`);
+  const out = openSync(logPath, 'a');
+  const child = spawn('make', ['-s', '-C', root, 'run'], {
+    env: { ...process.env, STATE_DIR: stateDir, EDGE_LISTEN: `127.0.0.1:${port}`, DATABASE_URL: DB_URL,
+      WORKERS: String(workers), BIN_DIR, ACCESS_LOG: '0', ...env },
+    stdio: ['ignore', out, out],
+    detached: true,
+  });
+  closeSync(out);
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const sys = {
+    name, port, stateDir, pid: child.pid,
+    get url() { return `http://127.0.0.1:${port}`; },
+    get mcpUrl() { return `${this.url}/api/mcp`; },
+    logs() { return `--- ${logPath} ---\n${readFileSync(logPath, 'utf8').split('\n').slice(-60).join('\n')}`; },
+    async stop() {
+      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
+      const t = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 30000);
+      const r = await exited;
+      clearTimeout(t);
+      if (!keepState) rmSync(stateDir, { recursive: true, force: true });
+      return r;
+    },
+  };
+  const end = Date.now() + 120000;   // the first `make run` may still build
+  for (;;) {
+    try {
+      if ((await request(sys, { method: 'GET', path: '/readyz', timeoutMs: 2000 })).status === 200) return sys;
+    } catch { /* not listening yet */ }
+    if (Date.now() > end || (await Promise.race([exited, sleep(200).then(() => null)]))) {
+      const logs = sys.logs();
+      await sys.stop();
+      throw new Error(`make run did not become ready\n${logs}`);
+    }
+  }
 }
 
 async function waitHealthy(sys, timeoutMs = 20000) {

@@ -1,6 +1,6 @@
 // The whole connector flow, end to end (MCP.md §7 item 69): the official MCP
-// TypeScript SDK client with an OAuthClientProvider against a real edge and
-// workers — 401 → protected resource metadata → authorization server
+// TypeScript SDK client with an OAuthClientProvider against `make run` (the
+// edge and workers it starts) — 401 → protected resource metadata → authorization server
 // metadata → dynamic registration → authorization in headless Chromium
 // (Debian's chromium, driven by playwright-core; the test fills the sign-in
 // form and presses Allow) → the code reaches a callback server on 127.0.0.1
@@ -19,7 +19,7 @@ import { chromium } from 'playwright-core';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
-import { startSystem, createAccount, legacy, unique } from '../lib/system.mjs';
+import { startMakeRun, createAccount, legacy, unique } from '../lib/system.mjs';
 import { decodeJwt } from '../lib/oauth.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -53,7 +53,8 @@ function startCallbackServer() {
 }
 
 before(async () => {
-  sys = await startSystem({ name: 'oauth-e2e', workers: 2 });
+  // Against `make run` itself, as the issue asks: the same command a person runs.
+  sys = await startMakeRun({ name: 'oauth-e2e', workers: 2 });
   acct = await createAccount('e2e');
   callback = await startCallbackServer();
   userDataDir = mkdtempSync(join(tmpdir(), '3min-chromium-'));
