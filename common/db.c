@@ -1,5 +1,5 @@
 /*
- * db — one PostgreSQL connection owned by one worker thread (see db.h).
+ * db — one PostgreSQL connection owned by one thread (see db.h).
  *
  * The connection parameters are DATABASE_URL with the user and password
  * replaced by the worker role's, so the worker never runs as the owner and
@@ -19,7 +19,7 @@
  * off (100 ms doubling to 2 s) so that a dead database costs one quick
  * `unavailable` answer per request, not a connect storm.
  */
-#include "services/worker/db.h"
+#include "common/db.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +38,7 @@ struct db_prepared {
 
 struct db {
     const struct config *cfg;
+    const char *app_name;
     PGconn *conn;
     bool ever_connected;
     int64_t next_attempt_ms;  /* mono_ms() before which we do not retry */
@@ -53,8 +54,14 @@ struct db *db_new(const struct config *cfg)
 {
     struct db *db = xcalloc(1, sizeof *db);
     db->cfg = cfg;
+    db->app_name = "worker";
     db->backoff_ms = DB_BACKOFF_MIN_MS;
     return db;
+}
+
+void db_set_application_name(struct db *db, const char *name)
+{
+    db->app_name = name;
 }
 
 static void db_drop(struct db *db)
@@ -77,7 +84,7 @@ void db_free(struct db *db)
 }
 
 /* Opens a connection as the worker role. Returns NULL (logged) on failure. */
-static PGconn *db_connect(const struct config *cfg)
+static PGconn *db_connect(const struct config *cfg, const char *app_name)
 {
     char *perr = NULL;
     PQconninfoOption *opts = PQconninfoParse(cfg->database_url, &perr);
@@ -111,7 +118,7 @@ static PGconn *db_connect(const struct config *cfg)
     keys[k] = "user", vals[k] = cfg->worker_db_user, k++;
     if (cfg->worker_db_password[0])
         keys[k] = "password", vals[k] = cfg->worker_db_password, k++;
-    keys[k] = "application_name", vals[k] = "worker", k++;
+    keys[k] = "application_name", vals[k] = app_name, k++;
     keys[k] = "connect_timeout", vals[k] = "5", k++;
     keys[k] = "options", vals[k] = options, k++;
     keys[k] = NULL, vals[k] = NULL;
@@ -147,7 +154,7 @@ bool db_ensure(struct db *db)
     if (now < db->next_attempt_ms)
         return false;
 
-    db->conn = db_connect(db->cfg);
+    db->conn = db_connect(db->cfg, db->app_name);
     if (!db->conn) {
         db->next_attempt_ms = now + db->backoff_ms;
         db->backoff_ms = db->backoff_ms * 2 > DB_BACKOFF_MAX_MS ? DB_BACKOFF_MAX_MS : db->backoff_ms * 2;
