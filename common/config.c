@@ -85,6 +85,8 @@ void config_defaults(struct config *cfg)
     strcpy(cfg->worker_db_user, "tm_worker");
     cfg->mcp_rate_limit = 50;
     cfg->mcp_rate_burst = 100;
+    cfg->gateway_rate_limit = 20;
+    cfg->gateway_rate_burst = 40;
     cfg->request_deadline_ms = 30000;
     cfg->statement_timeout_ms = 5000;
     cfg->worker_threads = 4;
@@ -92,6 +94,10 @@ void config_defaults(struct config *cfg)
     cfg->key_cache_ttl_ms = 30000;
     cfg->tools_page_size = 100;
     strcpy(cfg->signing_key_file, ".run/signing-key.pem");
+    strcpy(cfg->webhook_retry_schedule, "60,300,1800,7200,21600");
+    cfg->notify_cooldown_s = 600;
+    strcpy(cfg->mail_from, "3Min API <no-reply@localhost>");
+    strcpy(cfg->jobs_db_user, "tm_jobs");
 }
 
 void config_load(struct config *cfg)
@@ -161,6 +167,8 @@ void config_load(struct config *cfg)
 
     cfg->mcp_rate_limit = env_int("MCP_RATE_LIMIT", 50, 0, 1000000);
     cfg->mcp_rate_burst = env_int("MCP_RATE_BURST", cfg->mcp_rate_limit * 2, 1, 2000000);
+    cfg->gateway_rate_limit = env_int("GATEWAY_RATE_LIMIT", 20, 0, 1000000);
+    cfg->gateway_rate_burst = env_int("GATEWAY_RATE_BURST", 40, 1, 2000000);
     cfg->request_deadline_ms = env_int("REQUEST_DEADLINE_MS", 30000, 100, 600000);
     cfg->statement_timeout_ms = env_int("STATEMENT_TIMEOUT_MS", 5000, 10, 600000);
     cfg->worker_threads = env_int("WORKER_THREADS", 4, 1, 64);
@@ -173,4 +181,18 @@ void config_load(struct config *cfg)
     else if (snprintf(cfg->signing_key_file, sizeof cfg->signing_key_file, "%s/signing-key.pem", cfg->state_dir) >=
              (int)sizeof cfg->signing_key_file)
         fatal("STATE_DIR is too long");
+
+    /* bin/jobs checks the schedule's syntax at start (jobs_parse_schedule). */
+    if ((v = getenv("WEBHOOK_RETRY_SCHEDULE")) && *v)
+        copy(cfg->webhook_retry_schedule, sizeof cfg->webhook_retry_schedule, v, "WEBHOOK_RETRY_SCHEDULE");
+    cfg->allow_private_webhooks = env_int("ALLOW_PRIVATE_WEBHOOKS", 0, 0, 1);
+    if ((v = getenv("SMTP_URL")))
+        copy(cfg->smtp_url, sizeof cfg->smtp_url, v, "SMTP_URL");
+    cfg->notify_cooldown_s = env_int("NOTIFY_COOLDOWN_S", 600, 0, 86400 * 7);
+    if ((v = getenv("MAIL_FROM")) && *v)
+        copy(cfg->mail_from, sizeof cfg->mail_from, v, "MAIL_FROM");
+    if ((v = getenv("DATABASE_JOBS_USER")) && *v)
+        copy(cfg->jobs_db_user, sizeof cfg->jobs_db_user, v, "DATABASE_JOBS_USER");
+    if ((v = getenv("DATABASE_JOBS_PASSWORD")))
+        copy(cfg->jobs_db_password, sizeof cfg->jobs_db_password, v, "DATABASE_JOBS_PASSWORD");
 }

@@ -28,6 +28,8 @@ struct config {
                                      loopback http (tests only), default 0 */
     int mcp_rate_limit;           /* MCP_RATE_LIMIT req/s per credential, default 50; 0 = off */
     int mcp_rate_burst;           /* MCP_RATE_BURST, default 2 x rate */
+    int gateway_rate_limit;       /* GATEWAY_RATE_LIMIT req/s per gateway key, default 20; 0 = off */
+    int gateway_rate_burst;       /* GATEWAY_RATE_BURST, default 40 */
     int request_deadline_ms;      /* REQUEST_DEADLINE_MS, default 30000 */
     int statement_timeout_ms;     /* STATEMENT_TIMEOUT_MS, default 5000 */
     int worker_threads;           /* WORKER_THREADS per worker process, default 4 */
@@ -35,6 +37,15 @@ struct config {
     int key_cache_ttl_ms;         /* API_KEY_CACHE_MS, default 30000 (max 30000) */
     int tools_page_size;          /* MCP_TOOLS_PAGE_SIZE, default 100 */
     char signing_key_file[1024];  /* SIGNING_KEY_FILE, default <state_dir>/signing-key.pem */
+    char webhook_retry_schedule[256]; /* WEBHOOK_RETRY_SCHEDULE: seconds between webhook attempts,
+                                         comma-separated, default 60,300,1800,7200,21600 */
+    int allow_private_webhooks;   /* ALLOW_PRIVATE_WEBHOOKS=1: webhooks to private/loopback addresses
+                                     and over plain http (tests, make run), default 0 */
+    char smtp_url[512];           /* SMTP_URL smtp://[user:pass@]host:port of the mail relay; empty = no mail */
+    int notify_cooldown_s;        /* NOTIFY_COOLDOWN_S per (account, event, endpoint), default 600 */
+    char mail_from[256];          /* MAIL_FROM, default "3Min API <no-reply@localhost>" */
+    char jobs_db_user[128];       /* DATABASE_JOBS_USER, the role bin/jobs connects as, default tm_jobs */
+    char jobs_db_password[256];   /* DATABASE_JOBS_PASSWORD, default empty (peer/trust) */
 };
 
 /* Fills cfg from the environment; on a bad value, prints why and exits. */
