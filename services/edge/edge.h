@@ -32,6 +32,7 @@ struct edge {
     struct dispatcher *dispatch;
     struct keycache *keys;
     struct ratelimit *limits;
+    struct ratelimit *gateway_limits;  /* per gateway key hash (GATEWAY_RATE_LIMIT) */
     char *origins[EDGE_MAX_ORIGINS];   /* allowed browser origins */
     int norigins;
     struct mcp_cache *mcp;             /* pre-rendered tools/list pages */

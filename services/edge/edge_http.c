@@ -13,6 +13,7 @@
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 #include "common/log.h"
+#include "services/edge/gateway_http.h"
 #include "services/edge/mcp_transport.h"
 #include "services/edge/oauth_http.h"
 
@@ -177,6 +178,11 @@ static void on_request(struct evhttp_request *req, void *arg)
             routes[i].fn(e, req);
             return;
         }
+    }
+    /* The gateway's paths carry the endpoint slug and record id. */
+    if (!strncmp(path, GATEWAY_PATH_PREFIX, strlen(GATEWAY_PATH_PREFIX))) {
+        gateway_http_handle(e, req, path);
+        return;
     }
     /* Preflights of any discovery URL answer without auth (MCP.md §2.5),
      * including ones we do not serve (openid-configuration): a browser

@@ -111,6 +111,7 @@ int main(void)
     load_origins(&e);
     e.keys = keycache_new(cfg.key_cache_ttl_ms);
     e.limits = ratelimit_new(cfg.mcp_rate_limit, cfg.mcp_rate_burst);
+    e.gateway_limits = ratelimit_new(cfg.gateway_rate_limit, cfg.gateway_rate_burst);
     e.mcp = mcp_cache_new(&cfg);
     e.dispatch = dispatch_new(e.base, &cfg);
     char kerr[512];
@@ -139,6 +140,7 @@ int main(void)
     mcp_cache_free(e.mcp);
     keycache_free(e.keys);
     ratelimit_free(e.limits);
+    ratelimit_free(e.gateway_limits);
     jwt_cache_free(e.jwt_cache);
     oauth_revocations_free(e.revoked);
     oauth_keys_free(e.keys_oauth);
