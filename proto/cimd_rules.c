@@ -190,6 +190,18 @@ bool cimd_url_check(const char *url, bool allow_http_loopback, struct cimd_url *
     return true;
 }
 
+bool cimd_url_split(const char *url, struct cimd_url *out, char *why, size_t cap)
+{
+    struct cimd_url u = {0};
+    if (!url || !split_url(url, &u.https, u.host, sizeof u.host, u.port, &u.target, why, cap))
+        return false;
+    struct in_addr a4;
+    struct in6_addr a6;
+    u.host_is_ip = ipv4_literal(u.host, &a4) || inet_pton(AF_INET6, u.host, &a6) == 1;
+    *out = u;
+    return true;
+}
+
 bool cimd_is_url_client_id(const char *client_id, bool allow_http)
 {
     return client_id && (!strncmp(client_id, "https://", 8) || (allow_http && !strncmp(client_id, "http://", 7)));

@@ -42,6 +42,12 @@ struct cimd_url {
  * [::1]). On false, why gets a short reason. */
 bool cimd_url_check(const char *url, bool allow_http_loopback, struct cimd_url *out, char *why, size_t cap);
 
+/* Splits an http(s) URL by the same narrow grammar (printable ASCII, no
+ * fragment, no userinfo, valid host and port) without the client_id rules:
+ * either scheme, any path (target "" when there is none). Webhook
+ * deliveries use it with their own scheme policy. */
+bool cimd_url_split(const char *url, struct cimd_url *out, char *why, size_t cap);
+
 /* True if a client_id has the form of a metadata document URL (the edge and
  * the worker route it to the fetch instead of the registered clients). */
 bool cimd_is_url_client_id(const char *client_id, bool allow_http);
