@@ -9,9 +9,9 @@
 #      key, saved in $STATE_DIR/demo.env (mode 600).
 #   4. The MCP URL, the demo login, the key and ready-to-paste client
 #      configurations.
-#   5. One edge and $WORKERS workers in the foreground, logging to this
-#      terminal. A worker that dies is restarted after a second; if the edge
-#      dies, everything stops.
+#   5. One edge, $WORKERS workers and one bin/jobs (webhooks, e-mail) in the
+#      foreground, logging to this terminal. A worker or jobs process that
+#      dies is restarted after a second; if the edge dies, everything stops.
 #
 # Ctrl-C, SIGINT or SIGTERM stops every process this script started, the
 # PostgreSQL cluster included when it started it. The next run reuses the
@@ -19,7 +19,8 @@
 #
 # Environment: STATE_DIR (.run), EDGE_LISTEN (127.0.0.1:8080), PUBLIC_URL
 # (http://$EDGE_LISTEN), WORKERS (2), DATABASE_URL (unset: embedded cluster),
-# BIN_DIR (bin; bin/asan runs the sanitizer build). Everything else is passed
+# BIN_DIR (bin; bin/asan runs the sanitizer build), ALLOW_PRIVATE_WEBHOOKS (1:
+# webhooks to local receivers). Everything else is passed
 # through to the processes (see the configuration table of the README).
 set -euo pipefail
 
@@ -39,9 +40,11 @@ PUBLIC_URL=${PUBLIC_URL:-http://$EDGE_LISTEN}
 PUBLIC_URL=${PUBLIC_URL%/}
 WORKERS=${WORKERS:-2}
 [[ $WORKERS =~ ^[1-9][0-9]?$ ]] || die "WORKERS must be a number from 1 to 99, not '$WORKERS'"
-export STATE_DIR EDGE_LISTEN PUBLIC_URL WORKERS
+# Local development sends webhooks to local receivers over plain http.
+ALLOW_PRIVATE_WEBHOOKS=${ALLOW_PRIVATE_WEBHOOKS:-1}
+export STATE_DIR EDGE_LISTEN PUBLIC_URL WORKERS ALLOW_PRIVATE_WEBHOOKS
 
-for b in 3min edge worker; do
+for b in 3min edge worker jobs; do
   [ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b is missing; build first (make build)"
 done
 
@@ -192,6 +195,9 @@ for i in $(seq "$WORKERS"); do
   supervisors+=($!)
 done
 log "$WORKERS workers started"
+supervise "jobs" "$BIN_DIR/jobs" &
+supervisors+=($!)
+log "jobs started (webhooks and notification e-mails)"
 
 # The edge is the front door: without it nothing can reach the workers, so
 # its exit ends the run (INT and TERM interrupt this wait and do the same).
