@@ -81,10 +81,32 @@
     "\"via\":{\"type\":\"string\",\"enum\":[\"mcp\",\"dashboard\",\"cli\"]},"                             \
     "\"changes\":{\"type\":\"integer\",\"minimum\":0}}}"
 
+/* An owner key as tools show it: never the secret, e.g. {"masked": "tm_live_…abcd"}. */
+#define MASKED_KEY_SCHEMA                                                                                 \
+    "{\"type\":[\"object\",\"null\"],\"additionalProperties\":false,\"required\":[\"masked\"],"             \
+    "\"properties\":{\"masked\":{\"type\":\"string\"}}}"
+
+/* An environment's webhook; the auth value is never shown, only whether there is one. */
+#define WEBHOOK_OUT                                                                                       \
+    "{\"type\":\"object\",\"additionalProperties\":false,"                                                \
+    "\"required\":[\"url\",\"auth_header_name\",\"has_auth_value\",\"enabled\"],\"properties\":{"         \
+    "\"url\":{\"type\":[\"string\",\"null\"]},"                                                           \
+    "\"auth_header_name\":{\"type\":[\"string\",\"null\"]},"                                              \
+    "\"has_auth_value\":{\"type\":\"boolean\"},"                                                          \
+    "\"enabled\":{\"type\":\"boolean\"}}}"
+
+#define WEBHOOK_IN                                                                                        \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"minProperties\":1,\"properties\":{"             \
+    "\"url\":{\"type\":[\"string\",\"null\"],\"maxLength\":2000},"                                        \
+    "\"auth_header_name\":{\"type\":[\"string\",\"null\"],\"minLength\":1,\"maxLength\":100},"             \
+    "\"auth_value\":{\"type\":[\"string\",\"null\"],\"maxLength\":1024},"                                 \
+    "\"enabled\":{\"type\":\"boolean\"}}}"
+
 #define ENDPOINT_DETAIL_SCHEMA                                                                            \
     "{\"type\":\"object\",\"additionalProperties\":false,"                                                \
     "\"required\":[\"id\",\"name\",\"slug\",\"description\",\"active\",\"created_at\",\"updated_at\","    \
-    "\"urls\",\"sandbox\",\"production\",\"has_undeployed_changes\",\"pending_changes\",\"deployments\"]," \
+    "\"urls\",\"sandbox\",\"production\",\"has_undeployed_changes\",\"pending_changes\",\"deployments\"," \
+    "\"keys\",\"webhooks\"],"                                                                          \
     "\"properties\":{"                                                                                    \
     "\"id\":{\"type\":\"string\"},"                                                                       \
     "\"name\":{\"type\":\"string\"},"                                                                     \
@@ -96,10 +118,11 @@
     "\"urls\":{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"gateway\"],"            \
     "\"properties\":{\"gateway\":{\"type\":\"string\"}}},"                                                \
     "\"sandbox\":{\"type\":\"object\",\"additionalProperties\":false,"                                    \
-    "\"required\":[\"version\",\"fields\",\"updated_at\"],\"properties\":{"                               \
+    "\"required\":[\"version\",\"fields\",\"updated_at\",\"test_calls\"],\"properties\":{"              \
     "\"version\":{\"type\":\"integer\",\"minimum\":0},"                                                   \
     "\"fields\":" FIELDS_OUT ","                                                                          \
-    "\"updated_at\":{\"type\":\"string\"}}},"                                                             \
+    "\"updated_at\":{\"type\":\"string\"},"                                                               \
+    "\"test_calls\":{\"type\":\"integer\",\"minimum\":0}}},"                                              \
     "\"production\":{\"type\":\"object\",\"additionalProperties\":false,"                                 \
     "\"required\":[\"version\",\"fields\",\"deployed_at\"],\"properties\":{"                              \
     "\"version\":{\"type\":\"integer\",\"minimum\":0},"                                                   \
@@ -107,7 +130,13 @@
     "\"deployed_at\":{\"type\":[\"string\",\"null\"]}}},"                                                 \
     "\"has_undeployed_changes\":{\"type\":\"boolean\"},"                                                  \
     "\"pending_changes\":" DIFF_SCHEMA ","                                                                \
-    "\"deployments\":{\"type\":\"array\",\"maxItems\":5,\"items\":" DEPLOYMENT_SCHEMA "}}}"
+    "\"deployments\":{\"type\":\"array\",\"maxItems\":5,\"items\":" DEPLOYMENT_SCHEMA "},"              \
+    "\"keys\":{\"type\":\"object\",\"additionalProperties\":false,"                                        \
+    "\"required\":[\"sandbox\",\"production\"],\"properties\":{"                                          \
+    "\"sandbox\":" MASKED_KEY_SCHEMA ",\"production\":" MASKED_KEY_SCHEMA "}},"                           \
+    "\"webhooks\":{\"type\":\"object\",\"additionalProperties\":false,"                                    \
+    "\"required\":[\"sandbox\",\"production\"],\"properties\":{"                                          \
+    "\"sandbox\":" WEBHOOK_OUT ",\"production\":" WEBHOOK_OUT "}}}}"
 
 #define ENDPOINT_SUMMARY_SCHEMA                                                                            \
     "{\"type\":\"object\",\"additionalProperties\":false,"                                                 \
@@ -177,6 +206,7 @@
     "\"name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64},"                          \
     "\"description\":{\"type\":\"string\",\"maxLength\":500},"                                  \
     "\"fields\":" FIELDS_IN ","                                                                 \
+    "\"webhook\":" WEBHOOK_IN ","                                                               \
     "\"dry_run\":{\"type\":\"boolean\"}}}"
 
 #define UPDATE_OUT                                                                              \
@@ -283,6 +313,9 @@ struct tool_def catalog_tools[] = {
             "changes apply to the sandbox only (environment defaults to sandbox; fields with environment "
             "\"production\" are refused) and reach production through endpoints_deploy. Use dry_run: true to "
             "get the diff without changing anything, show it to the user, then call again without dry_run. "
+            "webhook sets the environment's webhook, fired after each successful write: {url (null removes it), "
+            "auth_header_name, auth_value (sent as that header), enabled}; with environment \"production\" it sets "
+            "production's. "
             "endpoint is the id, slug or name. Returns {endpoint, diff, changed, dry_run, deploy_required}; "
             "deploy_required tells whether the sandbox now differs from production.",
         .input_schema = UPDATE_IN,
@@ -300,7 +333,8 @@ struct tool_def catalog_tools[] = {
             "deleted. Before deploying, show the user the pending changes (endpoints_get, or this tool with "
             "dry_run: true, which changes nothing) and get their confirmation. note is an optional message kept "
             "in the deploy history. endpoint is the id, slug or name. Returns {version, deployed_at, diff, "
-            "production_url, dry_run}. Fails with precondition_failed when there is nothing to deploy.",
+            "production_url, dry_run}. Fails with precondition_failed when there is nothing to deploy, or when "
+            "the sandbox has had no test call yet (send one with api_call first).",
         .input_schema = DEPLOY_IN,
         .output_schema = DEPLOY_OUT,
         .read_only = false, .destructive = false, .idempotent = false, .open_world = false,

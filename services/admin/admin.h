@@ -12,6 +12,7 @@
  *   admin_account.c `3min account create`
  *   admin_mcpkey.c  `3min mcp-key create|list|revoke`
  *   admin_keys.c    `3min keys init|rotate` (OAuth signing key; no database)
+ *   admin_endpoint.c `3min endpoint keys` (an endpoint's full keys and webhook secrets)
  *   main.c          argument parsing and dispatch
  *
  * Every command returns an exit status: ADMIN_OK, ADMIN_FAIL (the operation
@@ -71,6 +72,10 @@ int admin_account_create(PGconn *c, const char *email, const char *password, con
 int admin_mcpkey_create(PGconn *c, const char *email, const char *name, const char *scopes);
 int admin_mcpkey_list(PGconn *c, const char *email);
 int admin_mcpkey_revoke(PGconn *c, const char *id);
+
+/* `3min endpoint keys`: prints the endpoint's full owner keys and webhook
+ * signing secrets, decrypted with KEYS_SECRET_FILE. */
+int admin_endpoint_keys(PGconn *c, const char *email, const char *slug);
 
 /* `3min keys rotate` (rotate) or `3min keys init`: prints the kid of the key
  * now in SIGNING_KEY_FILE. */

@@ -35,7 +35,8 @@ enum cmd_id {
     CMD_KEY_LIST,
     CMD_KEY_REVOKE,
     CMD_SIGNING_INIT,
-    CMD_SIGNING_ROTATE
+    CMD_SIGNING_ROTATE,
+    CMD_ENDPOINT_KEYS
 };
 
 static const struct command commands[] = {
@@ -58,6 +59,8 @@ static const struct command commands[] = {
     [CMD_KEY_REVOKE] = {"mcp-key", "revoke", "3min mcp-key revoke ID", 1, {{0}}},
     [CMD_SIGNING_INIT] = {"keys", "init", "3min keys init", 0, {{0}}},
     [CMD_SIGNING_ROTATE] = {"keys", "rotate", "3min keys rotate", 0, {{0}}},
+    [CMD_ENDPOINT_KEYS] = {"endpoint", "keys", "3min endpoint keys --email E --endpoint SLUG", 0,
+                           {{"email", true, NULL}, {"endpoint", true, NULL}}},
 };
 
 static void usage(void)
@@ -74,7 +77,9 @@ static void usage(void)
                     "password\n"
                     "  DATABASE_WORKER_USER      the worker role (default tm_worker)\n"
                     "  SIGNING_KEY_FILE          OAuth signing key of `keys` (default\n"
-                    "                            $STATE_DIR/signing-key.pem, STATE_DIR default .run)\n\n"
+                    "                            $STATE_DIR/signing-key.pem, STATE_DIR default .run)\n"
+                    "  KEYS_SECRET_FILE          server key of stored gateway secrets (default\n"
+                    "                            $STATE_DIR/keys-secret), for `endpoint keys`\n\n"
                     "--password - reads the password from the first line of standard input.\n");
 }
 
@@ -216,6 +221,11 @@ int main(int argc, char **argv)
     case CMD_KEY_LIST:
         rc = check(cmd, "--email", admin_check_email(vals[0]));
         break;
+    case CMD_ENDPOINT_KEYS:
+        rc = check(cmd, "--email", admin_check_email(vals[0]));
+        if (rc == ADMIN_OK && (strlen(vals[1]) == 0 || strlen(vals[1]) > 64))
+            rc = check(cmd, "--endpoint", "must be the endpoint's slug");
+        break;
     case CMD_KEY_REVOKE:
         rc = check(cmd, "ID", admin_check_uuid(positional));
         break;
@@ -253,6 +263,9 @@ int main(int argc, char **argv)
         break;
     case CMD_KEY_REVOKE:
         rc = admin_mcpkey_revoke(conn, positional);
+        break;
+    case CMD_ENDPOINT_KEYS:
+        rc = admin_endpoint_keys(conn, vals[0], vals[1]);
         break;
     case CMD_SIGNING_INIT:
     case CMD_SIGNING_ROTATE:

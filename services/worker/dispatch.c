@@ -38,6 +38,7 @@
 #include "proto/catalog.h"
 #include "services/worker/auth_oauth.h"
 #include "services/worker/cimd_fetch.h"
+#include "services/worker/gateway.h"
 
 static const struct tool_handler handlers[] = {
     {"help", tool_help},
@@ -495,6 +496,17 @@ static void handle(struct db *db, const struct config *cfg, const struct env_req
             run_single(&ctx, fn, args, r);
         else
             run_tool(&ctx, def, fn, args, r);
+        break;
+    }
+    case ENV_OP_GATEWAY: {
+        /* The public gateway (gateway.c): principal anon, the key travels in args. */
+        char *json = NULL;
+        if (strcmp(req->name, "gateway.call"))
+            resp_err(r, TM_ERR_NOT_FOUND, "unknown operation", NULL);
+        else if (gateway_handle(&ctx, args, &json) == TM_OK)
+            resp_ok(r, json);
+        else
+            resp_err(r, ctx.code, ctx.message, ctx.details);
         break;
     }
     default:

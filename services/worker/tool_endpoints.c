@@ -12,6 +12,11 @@
  * last deployed snapshot. update and deploy lock the endpoint row first
  * (SELECT ... FOR UPDATE) so concurrent changes to one endpoint serialise and
  * a deploy always copies the sandbox it diffed.
+ *
+ * The gateway's side of an endpoint (docs/GATEWAY.md): create makes the
+ * owner's key per environment and the webhook rows with their signing
+ * secrets; the detail view shows the keys masked only; update sets an
+ * environment's webhook; deploy needs a sandbox call first.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -23,6 +28,7 @@
 #include "common/util.h"
 #include "proto/fields.h"
 #include "services/worker/dispatch.h"
+#include "services/worker/gateway.h"
 
 #define SLUG_MAX 48
 #define SLUG_SUFFIX 6
@@ -153,11 +159,19 @@ static enum tm_error resolve(struct tool_ctx *ctx, const json_t *args, bool lock
 static const char SQL_DETAIL[] =
     "SELECT e.id::text, e.name, e.slug, e.description, e.active, e.prod_version, " TS("e.created_at") ", " TS(
         "e.updated_at") ", s.version, s.fields::text, " TS("s.updated_at") ", p.version, p.fields::text, "
-    "CASE WHEN e.prod_version > 0 THEN " TS("p.updated_at") " END "
+    "CASE WHEN e.prod_version > 0 THEN " TS("p.updated_at") " END, e.sandbox_test_calls "
     "FROM endpoints e "
     "JOIN endpoint_configs s ON s.endpoint_id = e.id AND s.environment = 'sandbox' "
     "JOIN endpoint_configs p ON p.endpoint_id = e.id AND p.environment = 'production' "
     "WHERE e.id = $1::uuid AND e.account_id = $2::uuid AND e.deleted_at IS NULL";
+
+/* The owner's keys (last four characters only) and the webhooks, per environment. */
+static const char SQL_DETAIL_GATEWAY[] =
+    "SELECT v.env, k.last4, w.url, w.auth_header_name, w.auth_value_enc IS NOT NULL, coalesce(w.enabled, false) "
+    "FROM (VALUES ('sandbox'), ('production')) v(env) "
+    "LEFT JOIN api_keys k ON k.endpoint_id = $1::uuid AND k.account_id = $2::uuid AND k.kind = 'owner' "
+    "AND k.environment = v.env "
+    "LEFT JOIN webhooks w ON w.endpoint_id = $1::uuid AND w.account_id = $2::uuid AND w.environment = v.env";
 
 static const char SQL_DEPLOYMENTS[] =
     "SELECT version, " TS("created_at") ", note, via, jsonb_array_length(diff) FROM endpoint_deployments "
@@ -189,8 +203,8 @@ static enum tm_error load_detail(struct tool_ctx *ctx, const char *id, json_t **
     json_object_set_new(d, "updated_at", json_string(PQgetvalue(res, 0, 7)));
     json_object_set_new(d, "urls", json_pack("{s:s}", "gateway", url));
     json_object_set_new(d, "sandbox",
-                        json_pack("{s:o, s:o, s:s}", "version", pg_int(res, 0, 8), "fields", sandbox_fields,
-                                  "updated_at", PQgetvalue(res, 0, 10)));
+                        json_pack("{s:o, s:o, s:s, s:o}", "version", pg_int(res, 0, 8), "fields", sandbox_fields,
+                                  "updated_at", PQgetvalue(res, 0, 10), "test_calls", pg_int(res, 0, 14)));
     json_object_set_new(d, "production",
                         json_pack("{s:o, s:o, s:o}", "version", pg_int(res, 0, 11), "fields", prod_fields,
                                   "deployed_at", pg_str_or_null(res, 0, 13)));
@@ -211,6 +225,31 @@ static enum tm_error load_detail(struct tool_ctx *ctx, const char *id, json_t **
                                               "via", PQgetvalue(res, i, 3), "changes", pg_int(res, i, 4)));
     PQclear(res);
     json_object_set_new(d, "deployments", deps);
+
+    res = must(ctx, SQL_DETAIL_GATEWAY, 2, p);
+    if (!res) {
+        json_decref(d);
+        return ctx->code;
+    }
+    json_t *keys = json_object(), *hooks = json_object();
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *env = PQgetvalue(res, i, 0);
+        json_t *key = json_null();
+        if (!PQgetisnull(res, i, 1)) {
+            char masked[64];
+            gateway_key_mask(!strcmp(env, "production") ? "tm_live_" : "tm_test_", PQgetvalue(res, i, 1), masked,
+                             sizeof masked);
+            key = json_pack("{s:s}", "masked", masked);
+        }
+        json_object_set_new(keys, env, key);
+        json_object_set_new(hooks, env,
+                            json_pack("{s:o, s:o, s:b, s:b}", "url", pg_str_or_null(res, i, 2), "auth_header_name",
+                                      pg_str_or_null(res, i, 3), "has_auth_value", pg_bool(res, i, 4), "enabled",
+                                      pg_bool(res, i, 5)));
+    }
+    PQclear(res);
+    json_object_set_new(d, "keys", keys);
+    json_object_set_new(d, "webhooks", hooks);
     *out = d;
     return TM_OK;
 }
@@ -410,6 +449,53 @@ static const char SQL_SLUG_TAKEN[] = "SELECT slug_taken($1)";
 static const char SQL_INSERT_ENDPOINT[] =
     "INSERT INTO endpoints (account_id, name, slug, description) VALUES ($1::uuid, $2, $3, $4) "
     "ON CONFLICT (slug) DO NOTHING RETURNING id::text";
+static const char SQL_INSERT_KEY[] =
+    "INSERT INTO api_keys (account_id, endpoint_id, environment, kind, key_hash, key_enc, last4) "
+    "VALUES ($1::uuid, $2::uuid, $3, 'owner', $4::bytea, $5::bytea, $6)";
+static const char SQL_INSERT_WEBHOOK[] =
+    "INSERT INTO webhooks (endpoint_id, account_id, environment, secret_enc) VALUES ($1::uuid, $2::uuid, $3, $4::bytea) "
+    "ON CONFLICT (endpoint_id, environment) DO NOTHING";
+
+/* The owner's key per environment and the webhook rows holding the signing
+ * secrets (docs/GATEWAY.md, "Secrets at rest"). */
+static enum tm_error create_secrets(struct tool_ctx *ctx, const char *id)
+{
+    const struct keybox *kb = gateway_keybox(ctx->cfg);
+    if (!kb)
+        return tool_fail(ctx, TM_ERR_INTERNAL, NULL, "internal error");
+    static const char *const envs[] = {"sandbox", "production"};
+    for (size_t i = 0; i < TM_ARRAY_LEN(envs); i++) {
+        char key[GATEWAY_KEY_LEN + 1], secret[WEBHOOK_SECRET_LEN + 1];
+        gateway_key_generate(i == 1, key);
+        webhook_secret_generate(secret);
+        uint8_t hash[32];
+        sha256(key, strlen(key), hash);
+        char hash_hex[2 + 64 + 1] = "\\x";
+        hex_encode(hash, sizeof hash, hash_hex + 2);
+        size_t klen, slen;
+        uint8_t *kbox = keybox_seal(kb, key, strlen(key), &klen);
+        uint8_t *sbox = keybox_seal(kb, secret, strlen(secret), &slen);
+        char *kenc = keybox_bytea_hex(kbox, klen), *senc = keybox_bytea_hex(sbox, slen);
+        const char *pk[6] = {ctx->who->account_id, id, envs[i], hash_hex, kenc, key + strlen(key) - 4};
+        PGresult *res = must(ctx, SQL_INSERT_KEY, 6, pk);
+        if (res) {
+            PQclear(res);
+            const char *pw[4] = {id, ctx->who->account_id, envs[i], senc};
+            res = must(ctx, SQL_INSERT_WEBHOOK, 4, pw);
+        }
+        free(kbox);
+        free(sbox);
+        free(kenc);
+        free(senc);
+        memset(key, 0, sizeof key);
+        memset(secret, 0, sizeof secret);
+        if (!res)
+            return ctx->code;
+        PQclear(res);
+    }
+    return TM_OK;
+}
+
 static const char SQL_INSERT_CONFIGS[] =
     "INSERT INTO endpoint_configs (endpoint_id, account_id, environment, version, fields) VALUES "
     "($1::uuid, $2::uuid, 'sandbox', 1, $3::jsonb), ($1::uuid, $2::uuid, 'production', 0, '[]'::jsonb)";
@@ -566,6 +652,8 @@ enum tm_error tool_endpoints_create(struct tool_ctx *ctx, const json_t *args, js
     if (!res)
         goto fail;
     PQclear(res);
+    if (create_secrets(ctx, id) != TM_OK)
+        goto fail;
 
     json_t *detail;
     if (load_detail(ctx, id, &detail) != TM_OK)
@@ -595,15 +683,15 @@ fail:
 /* ---- state used by update and deploy ----------------------------------- */
 
 static const char SQL_STATE[] =
-    "SELECT e.name, e.description, e.slug, e.prod_version, s.version, s.fields::text, p.fields::text "
-    "FROM endpoints e "
+    "SELECT e.name, e.description, e.slug, e.prod_version, s.version, s.fields::text, p.fields::text, "
+    "e.sandbox_test_calls FROM endpoints e "
     "JOIN endpoint_configs s ON s.endpoint_id = e.id AND s.environment = 'sandbox' "
     "JOIN endpoint_configs p ON p.endpoint_id = e.id AND p.environment = 'production' "
     "WHERE e.id = $1::uuid AND e.account_id = $2::uuid";
 
 struct ep_state {
     char *name, *description, *slug;
-    long long prod_version, sandbox_version;
+    long long prod_version, sandbox_version, sandbox_test_calls;
     json_t *sandbox_fields, *prod_fields;
 };
 
@@ -635,6 +723,7 @@ static enum tm_error load_state(struct tool_ctx *ctx, const char *id, struct ep_
     st->sandbox_version = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
     st->sandbox_fields = pg_json_array(res, 0, 5);
     st->prod_fields = pg_json_array(res, 0, 6);
+    st->sandbox_test_calls = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
     PQclear(res);
     return TM_OK;
 }
@@ -647,6 +736,166 @@ static const char SQL_UPDATE_SANDBOX[] =
 static const char SQL_UPDATE_ENDPOINT[] =
     "UPDATE endpoints SET name = $3, description = $4, updated_at = now() "
     "WHERE id = $1::uuid AND account_id = $2::uuid";
+
+/* ---- an environment's webhook (endpoints_update) ----------------------- */
+
+static const char SQL_WEBHOOK_STATE[] =
+    "SELECT url, auth_header_name, auth_value_enc IS NOT NULL, enabled FROM webhooks "
+    "WHERE endpoint_id = $1::uuid AND account_id = $2::uuid AND environment = $3";
+/* $9: whether the auth value changes; the secret ($7) is used only when the row is new. */
+static const char SQL_WEBHOOK_SET[] =
+    "INSERT INTO webhooks (endpoint_id, account_id, environment, url, auth_header_name, auth_value_enc, secret_enc, "
+    "enabled) VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6::bytea, $7::bytea, $8::boolean) "
+    "ON CONFLICT (endpoint_id, environment) DO UPDATE SET url = excluded.url, "
+    "auth_header_name = excluded.auth_header_name, "
+    "auth_value_enc = CASE WHEN $9::boolean THEN excluded.auth_value_enc ELSE webhooks.auth_value_enc END, "
+    "enabled = excluded.enabled, updated_at = now()";
+
+struct webhook_state {
+    char *url, *header;   /* NULL = none */
+    bool has_auth, enabled;
+};
+
+static json_t *webhook_view(const struct webhook_state *w)
+{
+    return json_pack("{s:o, s:o, s:b, s:b}", "url", w->url ? json_string(w->url) : json_null(), "auth_header_name",
+                     w->header ? json_string(w->header) : json_null(), "has_auth_value", w->has_auth, "enabled",
+                     w->enabled);
+}
+
+static bool http_token(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || strchr("!#$%&'*+-.^_`|~", *s)))
+            return false;
+    return true;
+}
+
+static bool webhook_url_ok(const char *u)
+{
+    if (strlen(u) > 2000 || (strncmp(u, "https://", 8) && strncmp(u, "http://", 7)))
+        return false;
+    const char *host = strstr(u, "://") + 3;
+    if (!*host || *host == '/')
+        return false;
+    for (; *u; u++)
+        if ((unsigned char)*u <= 0x20 || *u == 0x7f)
+            return false;
+    return true;
+}
+
+/* Applies args.webhook to the environment's webhook: appends a "(webhook)"
+ * diff entry when something changes and, unless dry_run, writes it. */
+static enum tm_error update_webhook(struct tool_ctx *ctx, const char *id, const char *env, const json_t *in,
+                                    bool dry_run, json_t *diff)
+{
+    const json_t *ju = json_object_get(in, "url"), *jh = json_object_get(in, "auth_header_name"),
+                 *jv = json_object_get(in, "auth_value"), *je = json_object_get(in, "enabled");
+    if (ju && !json_is_null(ju) && (!json_is_string(ju) || !webhook_url_ok(json_string_value(ju))))
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "webhook.url must be an http(s) URL of at most 2000 characters");
+    if (jh && !json_is_null(jh) && (!json_is_string(jh) || strlen(json_string_value(jh)) > 100 ||
+                                    !http_token(json_string_value(jh))))
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "webhook.auth_header_name must be an HTTP header name");
+    if (jv && !json_is_null(jv) && (!json_is_string(jv) || json_string_length(jv) > 1024))
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "webhook.auth_value must be a string of at most 1024 characters");
+    if (je && !json_is_boolean(je))
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "webhook.enabled must be true or false");
+
+    const char *p[3] = {id, ctx->who->account_id, env};
+    PGresult *res = must(ctx, SQL_WEBHOOK_STATE, 3, p);
+    if (!res)
+        return ctx->code;
+    struct webhook_state before = {0}, after;
+    if (PQntuples(res) == 1) {
+        before.url = PQgetisnull(res, 0, 0) ? NULL : xstrdup(PQgetvalue(res, 0, 0));
+        before.header = PQgetisnull(res, 0, 1) ? NULL : xstrdup(PQgetvalue(res, 0, 1));
+        before.has_auth = pg_bool(res, 0, 2);
+        before.enabled = pg_bool(res, 0, 3);
+    }
+    PQclear(res);
+
+    after = before;
+    after.url = before.url ? xstrdup(before.url) : NULL;
+    after.header = before.header ? xstrdup(before.header) : NULL;
+    bool auth_changes = false;
+    const char *auth_value = NULL;
+    if (ju) {
+        free(after.url);
+        after.url = json_is_null(ju) ? NULL : xstrdup(json_string_value(ju));
+        if (!after.url) {
+            /* Removing the URL removes the webhook, auth included. */
+            free(after.header);
+            after.header = NULL;
+            auth_changes = after.has_auth;
+            after.has_auth = false;
+        } else if (!before.url) {
+            after.enabled = true;   /* a new webhook is on unless enabled says otherwise */
+        }
+    }
+    if (jv && after.url) {
+        auth_value = json_is_null(jv) || !*json_string_value(jv) ? NULL : json_string_value(jv);
+        auth_changes = true;
+        after.has_auth = auth_value != NULL;
+        if (!auth_value) {
+            free(after.header);
+            after.header = NULL;
+        } else if (!after.header && !(jh && json_is_string(jh))) {
+            after.header = xstrdup("Authorization");
+        }
+    }
+    if (jh && after.url && after.has_auth) {
+        free(after.header);
+        after.header = json_is_null(jh) ? xstrdup("Authorization") : xstrdup(json_string_value(jh));
+    }
+    if (je)
+        after.enabled = json_is_true(je) && after.url != NULL;
+    if (!after.url)
+        after.enabled = false;
+
+    enum tm_error rc = TM_OK;
+    bool same = ((!before.url && !after.url) || (before.url && after.url && !strcmp(before.url, after.url))) &&
+                ((!before.header && !after.header) ||
+                 (before.header && after.header && !strcmp(before.header, after.header))) &&
+                before.enabled == after.enabled && !auth_changes;
+    if (!same) {
+        json_t *b = webhook_view(&before), *a = webhook_view(&after);
+        json_array_append_new(diff, json_pack("{s:s, s:s, s:o, s:o}", "field", "(webhook)", "change", "changed",
+                                              "before", b, "after", a));
+        if (!dry_run) {
+            const struct keybox *kb = gateway_keybox(ctx->cfg);
+            if (!kb) {
+                rc = tool_fail(ctx, TM_ERR_INTERNAL, NULL, "internal error");
+                goto out;
+            }
+            char secret[WEBHOOK_SECRET_LEN + 1];
+            webhook_secret_generate(secret);
+            size_t slen, vlen = 0;
+            uint8_t *sbox = keybox_seal(kb, secret, strlen(secret), &slen);
+            uint8_t *vbox = auth_value ? keybox_seal(kb, auth_value, strlen(auth_value), &vlen) : NULL;
+            char *senc = keybox_bytea_hex(sbox, slen), *venc = vbox ? keybox_bytea_hex(vbox, vlen) : NULL;
+            const char *pw[9] = {id, ctx->who->account_id, env, after.url, after.header, venc, senc,
+                                 after.enabled ? "true" : "false", auth_changes ? "true" : "false"};
+            res = must(ctx, SQL_WEBHOOK_SET, 9, pw);
+            free(sbox);
+            free(vbox);
+            free(senc);
+            free(venc);
+            memset(secret, 0, sizeof secret);
+            if (!res)
+                rc = ctx->code;
+            else
+                PQclear(res);
+        }
+    }
+out:
+    free(before.url);
+    free(before.header);
+    free(after.url);
+    free(after.header);
+    return rc;
+}
 
 enum tm_error tool_endpoints_update(struct tool_ctx *ctx, const json_t *args, json_t **result)
 {
@@ -661,8 +910,13 @@ enum tm_error tool_endpoints_update(struct tool_ctx *ctx, const json_t *args, js
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL,
                          "fields can only be changed in the sandbox; change them there and publish them to "
                          "production with endpoints_deploy");
-    if (!in_fields && !jn && !jd)
-        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "nothing to change: pass name, description or fields");
+    const json_t *jw = json_object_get(args, "webhook");
+    if (jw && !json_is_object(jw))
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "webhook must be an object {url, auth_header_name, "
+                                                             "auth_value, enabled}");
+    if (!in_fields && !jn && !jd && !jw)
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL,
+                         "nothing to change: pass name, description, fields or webhook");
     if ((jn && !json_is_string(jn)) || (jd && !json_is_string(jd)))
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "name and description must be strings");
     const char *new_name = json_string_value(jn), *new_desc = json_string_value(jd);
@@ -703,6 +957,8 @@ enum tm_error tool_endpoints_update(struct tool_ctx *ctx, const json_t *args, js
         json_array_append_new(diff, json_pack("{s:s, s:s, s:o, s:o}", "field", "(description)", "change",
                                               "changed", "before", value_obj(st.description), "after",
                                               value_obj(new_desc)));
+    if (jw && update_webhook(ctx, id, env, jw, dry_run, diff) != TM_OK)
+        goto fail;
     bool changed = json_array_size(diff) > 0;
     const json_t *sandbox_after = fields_changed ? fields : st.sandbox_fields;
     bool deploy_required = fields_differ(st.prod_fields, sandbox_after);
@@ -777,6 +1033,13 @@ enum tm_error tool_endpoints_deploy(struct tool_ctx *ctx, const json_t *args, js
     if (resolve(ctx, args, true, id) != TM_OK || load_state(ctx, id, &st) != TM_OK)
         goto fail;
 
+    if (st.sandbox_test_calls == 0) {
+        tool_fail(ctx, TM_ERR_PRECONDITION_FAILED, NULL,
+                  "deploy needs at least one sandbox test call first: send a test call with api_call "
+                  "(environment sandbox), or call %s/api/v1/data/%s with the sandbox key (tm_test_)",
+                  ctx->cfg->public_url, st.slug);
+        goto fail;
+    }
     diff = fields_diff(st.prod_fields, st.sandbox_fields);
     /* The first deploy always has something to publish: production goes live. */
     if (json_array_size(diff) == 0 && st.prod_version > 0) {

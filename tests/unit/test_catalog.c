@@ -329,14 +329,18 @@ static void test_output_schema_accepts_an_endpoint_detail(void **state)
     json_t *r = J("{\"id\":\"6f1c\",\"name\":\"Contact form\",\"slug\":\"contact-form\",\"description\":\"\","
                   "\"active\":true,\"created_at\":\"2024-05-01T09:00:00Z\",\"updated_at\":\"2024-05-01T09:00:00Z\","
                   "\"urls\":{\"gateway\":\"https://api.example.com/api/v1/data/contact-form\"},"
-                  "\"sandbox\":{\"version\":1,\"updated_at\":\"2024-05-01T09:00:00Z\",\"fields\":["
+                  "\"sandbox\":{\"version\":1,\"updated_at\":\"2024-05-01T09:00:00Z\",\"test_calls\":0,\"fields\":["
                   "{\"name\":\"email\",\"type\":\"string\",\"required\":true,\"searchable\":true,"
                   "\"validation\":{\"format\":\"email\"}}]},"
                   "\"production\":{\"version\":0,\"fields\":[],\"deployed_at\":null},"
                   "\"has_undeployed_changes\":true,"
                   "\"pending_changes\":[{\"field\":\"email\",\"change\":\"added\",\"after\":{}}],"
                   "\"deployments\":[{\"version\":1,\"deployed_at\":\"2024-05-01T09:00:00Z\",\"note\":\"\","
-                  "\"via\":\"mcp\",\"changes\":1}]}");
+                  "\"via\":\"mcp\",\"changes\":1}],"
+                  "\"keys\":{\"sandbox\":{\"masked\":\"tm_test_\u2026abcd\"},\"production\":null},"
+                  "\"webhooks\":{\"sandbox\":{\"url\":\"https://hooks.example.com/x\",\"auth_header_name\":null,"
+                  "\"has_auth_value\":false,\"enabled\":true},\"production\":{\"url\":null,"
+                  "\"auth_header_name\":null,\"has_auth_value\":false,\"enabled\":false}}}");
     char err[256];
     const json_t *out = tool("endpoints_get")->output;
     if (!jschema_validate(out, r, "result", err, sizeof err)) fail_msg("%s", err);

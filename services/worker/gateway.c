@@ -1,0 +1,1283 @@
+/*
+ * gateway — the gateway pipeline on the worker (gateway.h, docs/GATEWAY.md,
+ * DOMAIN.md §3). Steps, in this order:
+ *
+ *   1 key hash unknown                       401 invalid_api_key      not logged
+ *   2 slug is not the key's endpoint         404 not_found            not logged
+ *   3 endpoint inactive                      403 endpoint_inactive    logged
+ *   4 production never deployed              403 endpoint_not_deployed not logged
+ *   5 key inactive / CRUD bit off            403 key_inactive / permission_denied
+ *   6 quota (hook, never blocks yet)         402 quota_exceeded
+ *     throttled by the edge                  429 rate_limited + Retry-After
+ *   7 the edge's early reject (415/413/400), body and query checks
+ *   8 validation against this environment's fields   400
+ *   9 the operation: POST/PUT/DELETE 202, GET 200
+ *
+ * Everything a logged call writes — the record, the call log, the usage
+ * counter (steps 5-9, not 402/429/5xx), the daily statistics, the sandbox
+ * call count, the webhook delivery and a call_failed notification — goes into
+ * the caller's transaction, so it commits together and before the answer.
+ * The rows every call of an account or endpoint touches (usage, daily stats,
+ * the endpoint's call count) are updated last, so their row locks are held
+ * for the shortest time.
+ */
+#include "services/worker/gateway.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/strbuf.h"
+#include "common/util.h"
+#include "proto/fields.h"
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define LIST_BYTES_MAX (1u << 20)   /* a list answer stops growing past 1 MiB (the envelope holds 2) */
+
+/* ---- the keybox --------------------------------------------------------- */
+
+static pthread_mutex_t keybox_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct keybox keybox_value;
+static bool keybox_ready;
+
+const struct keybox *gateway_keybox(const struct config *cfg)
+{
+    pthread_mutex_lock(&keybox_lock);
+    if (!keybox_ready) {
+        char path[1024], err[256];
+        keybox_path(cfg->state_dir, path, sizeof path);
+        if (keybox_load(&keybox_value, path, true, err, sizeof err) == 0)
+            keybox_ready = true;
+        else
+            log_error("secrets key: %s", err);
+    }
+    pthread_mutex_unlock(&keybox_lock);
+    return keybox_ready ? &keybox_value : NULL;
+}
+
+/* ---- pure pieces -------------------------------------------------------- */
+
+static const char crockford[] = "0123456789abcdefghjkmnpqrstvwxyz";
+
+void gateway_record_id(int64_t ms, const uint8_t rnd[10], char out[GW_RECORD_ID_LEN + 1])
+{
+    memcpy(out, "rec_", 4);
+    uint64_t t = (uint64_t)ms & ((1ull << 48) - 1);
+    for (int i = 9; i >= 0; i--) {   /* 10 characters = 50 bits, the top two are zero */
+        out[4 + i] = crockford[t & 31];
+        t >>= 5;
+    }
+    /* 80 random bits = 16 characters of 5 bits. */
+    uint64_t hi = 0, lo = 0;
+    for (int i = 0; i < 5; i++)
+        hi = hi << 8 | rnd[i];
+    for (int i = 5; i < 10; i++)
+        lo = lo << 8 | rnd[i];
+    for (int i = 7; i >= 0; i--) {
+        out[14 + i] = crockford[hi & 31];
+        hi >>= 5;
+        out[22 + i] = crockford[lo & 31];
+        lo >>= 5;
+    }
+    out[GW_RECORD_ID_LEN] = '\0';
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len;
+    unsigned min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    unsigned cp = c & (0xff >> (len + 1));
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+char *gateway_clip_text(const char *s, size_t n, size_t max, bool *truncated)
+{
+    size_t cap = n < max ? n : max;
+    char *out = xmalloc(cap + 1);
+    size_t o = 0, i = 0;
+    const unsigned char *u = (const unsigned char *)s;
+    while (i < n) {
+        size_t len = utf8_seq(u + i, n - i);
+        if (len == 0 || u[i] == 0) {
+            if (o + 1 > cap)
+                break;
+            out[o++] = '?';
+            i++;
+            continue;
+        }
+        if (o + len > cap)
+            break;
+        memcpy(out + o, s + i, len);
+        o += len;
+        i += len;
+    }
+    out[o] = '\0';
+    if (truncated)
+        *truncated = i < n;
+    return out;
+}
+
+/* Appends s to b with a separating space, as long as b stays within GW_SEARCH_TEXT_MAX. */
+static bool search_append(struct strbuf *b, const char *s, size_t n)
+{
+    size_t room = GW_SEARCH_TEXT_MAX - b->len;
+    if (b->len && room > 0) {
+        sb_append(b, " ", 1);
+        room--;
+    }
+    bool cut = false;
+    char *c = gateway_clip_text(s, n, room, &cut);
+    sb_append_str(b, c);
+    free(c);
+    return !cut && b->len < GW_SEARCH_TEXT_MAX;
+}
+
+char *gateway_search_text(const json_t *fields, const json_t *payload)
+{
+    struct strbuf b;
+    sb_init(&b, 256);
+    bool marked = false;
+    size_t i;
+    const json_t *f;
+    json_array_foreach(fields, i, f)
+    {
+        if (!json_is_true(json_object_get(f, "searchable")))
+            continue;
+        marked = true;
+        const json_t *v = json_object_get(payload, json_string_value(json_object_get(f, "name")));
+        if (json_is_string(v) && !search_append(&b, json_string_value(v), json_string_length(v)))
+            break;
+    }
+    if (!marked && json_is_object(payload)) {
+        const char *k;
+        const json_t *v;
+        json_object_foreach((json_t *)payload, k, v)
+        {
+            if (json_is_string(v) && !search_append(&b, json_string_value(v), json_string_length(v)))
+                break;
+        }
+    }
+    char *out = sb_take(&b, NULL);
+    return out ? out : xstrdup("");
+}
+
+char *gateway_cursor_encode(const char *micros, const char *record_id)
+{
+    char *raw = xasprintf("%s:%s", micros, record_id);
+    char *enc = b64url_encode(raw, strlen(raw));
+    free(raw);
+    return enc;
+}
+
+static bool is_record_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 5 || n > 44 || strncmp(s, "rec_", 4))
+        return false;
+    for (size_t i = 4; i < n; i++)
+        if (!(isdigit((unsigned char)s[i]) || (s[i] >= 'a' && s[i] <= 'z')))
+            return false;
+    return true;
+}
+
+bool gateway_cursor_decode(const char *cursor, char micros[24], char record_id[48])
+{
+    char buf[96];
+    size_t clen = strlen(cursor);
+    if (clen == 0 || clen > 120)
+        return false;
+    long n = b64url_decode(cursor, clen, buf, sizeof buf - 1);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    if (strlen(buf) != (size_t)n)
+        return false;
+    char *colon = strchr(buf, ':');
+    if (!colon || colon == buf || colon - buf > 19)
+        return false;
+    *colon = '\0';
+    long long v;
+    for (const char *d = buf; *d; d++)
+        if (!isdigit((unsigned char)*d))
+            return false;
+    if (!parse_int(buf, 0, 4000000000000000000LL, &v) || !is_record_id(colon + 1))
+        return false;
+    snprintf(micros, 24, "%lld", v);
+    snprintf(record_id, 48, "%s", colon + 1);
+    return true;
+}
+
+/* ---- the pipeline's state ---------------------------------------------- */
+
+struct target {
+    char api_key_id[40];
+    char endpoint_id[40];
+    char account_id[40];
+    char slug[80];
+    char environment[16];
+    const char *caller_kind;     /* owner | collaboration | mcp */
+    char collab_id[40];          /* "" for owner and mcp */
+    bool endpoint_active;
+    long long prod_version;
+    bool key_active, collab_active;
+    bool can_create, can_read, can_update, can_delete;
+};
+
+struct outcome {
+    int status;
+    json_t *headers;
+    json_t *body;
+    const char *error_code;      /* NULL on success */
+    char error_message[300];
+    bool logged;
+    bool counted;                /* adds to the owner's usage */
+    bool replayed;               /* answered from applied_requests: *replay_text */
+    char *replay_text;
+    char record_id[48];
+    char log_id[40];
+};
+
+static void set_answer(struct outcome *o, int status, json_t *body)
+{
+    o->status = status;
+    json_decref(o->body);
+    o->body = body;
+}
+
+static void set_error(struct outcome *o, int status, const char *code, json_t *details, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void set_error(struct outcome *o, int status, const char *code, json_t *details, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(o->error_message, sizeof o->error_message, fmt, ap);
+    va_end(ap);
+    o->error_code = code;
+    json_t *e = json_pack("{s:s, s:s}", "code", code, "message", o->error_message);
+    if (details)
+        json_object_set_new(e, "details", details);
+    set_answer(o, status, json_pack("{s:o}", "error", e));
+}
+
+/* Runs a statement that must succeed, else records the error on ctx and returns NULL. */
+static PGresult *must(struct tool_ctx *ctx, const char *sql, int n, const char *const *p)
+{
+    PGresult *res = db_query(ctx->db, sql, n, p);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        tool_db_fail(ctx, res);
+        return NULL;
+    }
+    return res;
+}
+
+static bool pg_bool(const PGresult *res, int row, int col)
+{
+    return PQgetvalue(res, row, col)[0] == 't';
+}
+
+static void copy_col(char *dst, size_t cap, const PGresult *res, int row, int col)
+{
+    snprintf(dst, cap, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
+}
+
+/* ---- steps 1-4: whose call is it --------------------------------------- */
+
+static const char SQL_RESOLVE_KEY[] =
+    "SELECT r.api_key_id::text, r.endpoint_id::text, r.account_id::text, r.slug, r.environment, r.kind, "
+    "r.collaboration_key_id::text, r.endpoint_active, r.prod_version, r.key_active, r.collab_active, "
+    "r.can_create, r.can_read, r.can_update, r.can_delete, set_config('app.account_id', r.account_id::text, true) "
+    "FROM resolve_api_key($1::bytea) r";
+
+static const char SQL_ENDPOINT_BY_ID[] =
+    "SELECT id::text, account_id::text, slug, active, prod_version FROM endpoints "
+    "WHERE id = $1::uuid AND account_id = $2::uuid AND deleted_at IS NULL";
+
+static bool is_hex64(const char *s)
+{
+    if (!s || strlen(s) != 64)
+        return false;
+    for (int i = 0; i < 64; i++)
+        if (!isxdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+/* Fills t; returns 1 if found, 0 if not, -1 on a database failure. */
+static int find_target(struct tool_ctx *ctx, const struct gateway_call *in, struct target *t)
+{
+    memset(t, 0, sizeof *t);
+    if (in->key_hash_hex) {
+        if (!is_hex64(in->key_hash_hex))
+            return 0;
+        char param[2 + 64 + 1];
+        snprintf(param, sizeof param, "\\x%s", in->key_hash_hex);
+        const char *p[1] = {param};
+        PGresult *res = must(ctx, SQL_RESOLVE_KEY, 1, p);
+        if (!res)
+            return -1;
+        int found = PQntuples(res) == 1;
+        if (found) {
+            copy_col(t->api_key_id, sizeof t->api_key_id, res, 0, 0);
+            copy_col(t->endpoint_id, sizeof t->endpoint_id, res, 0, 1);
+            copy_col(t->account_id, sizeof t->account_id, res, 0, 2);
+            copy_col(t->slug, sizeof t->slug, res, 0, 3);
+            copy_col(t->environment, sizeof t->environment, res, 0, 4);
+            t->caller_kind = !strcmp(PQgetvalue(res, 0, 5), "collaboration") ? "collaboration" : "owner";
+            copy_col(t->collab_id, sizeof t->collab_id, res, 0, 6);
+            t->endpoint_active = pg_bool(res, 0, 7);
+            t->prod_version = strtoll(PQgetvalue(res, 0, 8), NULL, 10);
+            t->key_active = pg_bool(res, 0, 9);
+            t->collab_active = pg_bool(res, 0, 10);
+            t->can_create = pg_bool(res, 0, 11);
+            t->can_read = pg_bool(res, 0, 12);
+            t->can_update = pg_bool(res, 0, 13);
+            t->can_delete = pg_bool(res, 0, 14);
+        }
+        PQclear(res);
+        return found;
+    }
+    /* api_call: the owner through MCP, no key. */
+    if (!in->endpoint_id || !in->caller_account || !in->environment)
+        return 0;
+    const char *p[2] = {in->endpoint_id, in->caller_account};
+    PGresult *res = must(ctx, SQL_ENDPOINT_BY_ID, 2, p);
+    if (!res)
+        return -1;
+    int found = PQntuples(res) == 1;
+    if (found) {
+        copy_col(t->endpoint_id, sizeof t->endpoint_id, res, 0, 0);
+        copy_col(t->account_id, sizeof t->account_id, res, 0, 1);
+        copy_col(t->slug, sizeof t->slug, res, 0, 2);
+        snprintf(t->environment, sizeof t->environment, "%s",
+                 !strcmp(in->environment, "production") ? "production" : "sandbox");
+        t->caller_kind = "mcp";
+        t->endpoint_active = pg_bool(res, 0, 3);
+        t->prod_version = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+        t->key_active = t->collab_active = true;
+        t->can_create = t->can_read = t->can_update = t->can_delete = true;
+    }
+    PQclear(res);
+    return found;
+}
+
+/* ---- idempotency -------------------------------------------------------- */
+
+static const char SQL_APPLY_INSERT[] =
+    "INSERT INTO applied_requests (request_id, account_id, name) VALUES ($1::bytea, $2::uuid, 'gateway.call') "
+    "ON CONFLICT DO NOTHING RETURNING 1";
+static const char SQL_APPLY_READ[] = "SELECT result::text FROM applied_requests WHERE request_id = $1::bytea";
+static const char SQL_APPLY_STORE[] =
+    "UPDATE applied_requests SET ok = true, result = $2::jsonb WHERE request_id = $1::bytea";
+
+static void request_id_param(const uint8_t *id, char out[2 + 2 * ENV_ID_LEN + 1])
+{
+    out[0] = '\\';
+    out[1] = 'x';
+    hex_encode(id, ENV_ID_LEN, out + 2);
+}
+
+/* Claims the request id; returns 1 if this run is the first, 0 if it already
+ * ran (o->replay_text holds its answer), -1 on a database failure. */
+static int claim_request(struct tool_ctx *ctx, const uint8_t *rid, const char *account, struct outcome *o)
+{
+    char idp[2 + 2 * ENV_ID_LEN + 1];
+    request_id_param(rid, idp);
+    const char *p[2] = {idp, account};
+    PGresult *res = must(ctx, SQL_APPLY_INSERT, 2, p);
+    if (!res)
+        return -1;
+    int inserted = PQntuples(res);
+    PQclear(res);
+    if (inserted)
+        return 1;
+    if (!(res = must(ctx, SQL_APPLY_READ, 1, p)))
+        return -1;
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+        PQclear(res);
+        tool_fail(ctx, TM_ERR_INTERNAL, NULL, "internal error");
+        return -1;
+    }
+    o->replay_text = xstrdup(PQgetvalue(res, 0, 0));
+    o->replayed = true;
+    PQclear(res);
+    log_info("gateway.call: request already applied; answering with the stored result");
+    return 0;
+}
+
+/* ---- step 9: the operations -------------------------------------------- */
+
+static const char SQL_CONFIG[] =
+    "SELECT c.fields::text, e.name, w.url, w.auth_header_name, w.auth_value_enc, w.secret_enc, w.enabled "
+    "FROM endpoint_configs c JOIN endpoints e ON e.id = c.endpoint_id "
+    "LEFT JOIN webhooks w ON w.endpoint_id = c.endpoint_id AND w.environment = c.environment "
+    "WHERE c.endpoint_id = $1::uuid AND c.environment = $2 AND c.account_id = $3::uuid";
+
+static const char SQL_RECORD_INSERT[] =
+    "INSERT INTO records (id, account_id, endpoint_id, environment, payload, search, created_by_key) "
+    "VALUES ($1, $2::uuid, $3::uuid, $4, $5::jsonb, to_tsvector('simple', $6), $7::uuid) RETURNING 1";
+
+static const char SQL_RECORD_REPLACE[] =
+    "UPDATE records SET payload = $5::jsonb, search = to_tsvector('simple', $6), updated_at = now() "
+    "WHERE id = $1 AND account_id = $2::uuid AND endpoint_id = $3::uuid AND environment = $4 "
+    "AND deleted_at IS NULL RETURNING 1";
+
+static const char SQL_RECORD_DELETE[] =
+    "UPDATE records SET deleted_at = now(), updated_at = now() "
+    "WHERE id = $1 AND account_id = $2::uuid AND endpoint_id = $3::uuid AND environment = $4 "
+    "AND deleted_at IS NULL RETURNING payload::text";
+
+#define RECORD_COLS "id, payload::text, " TS("created_at") ", " TS("updated_at") ", " \
+    "(extract(epoch FROM created_at) * 1000000)::bigint"
+
+static const char SQL_RECORD_GET[] =
+    "SELECT " RECORD_COLS " FROM records "
+    "WHERE id = $1 AND account_id = $2::uuid AND endpoint_id = $3::uuid AND environment = $4 AND deleted_at IS NULL";
+
+static const char SQL_RECORD_LIST[] =
+    "SELECT " RECORD_COLS " FROM records "
+    "WHERE endpoint_id = $1::uuid AND environment = $2 AND account_id = $3::uuid AND deleted_at IS NULL "
+    "AND ($4::bigint IS NULL OR (created_at, id) < ('epoch'::timestamptz + $4::bigint * interval '1 microsecond', $5)) "
+    "ORDER BY created_at DESC, id DESC LIMIT $6::int";
+
+static const char SQL_RECORD_SEARCH[] =
+    "SELECT " RECORD_COLS " FROM records "
+    "WHERE endpoint_id = $1::uuid AND environment = $2 AND account_id = $3::uuid AND deleted_at IS NULL "
+    "AND ($4::bigint IS NULL OR (created_at, id) < ('epoch'::timestamptz + $4::bigint * interval '1 microsecond', $5)) "
+    "AND search @@ websearch_to_tsquery('simple', $7) "
+    "AND created_at >= $8::timestamptz AND created_at < $9::timestamptz "
+    "ORDER BY created_at DESC, id DESC LIMIT $6::int";
+
+/* from/to of a search: NULL if a given value does not parse. A date-only `to` means the end of that day. */
+static const char SQL_WINDOW[] =
+    "SELECT coalesce(CASE WHEN $2::text IS NULL THEN now() WHEN length($2) = 10 "
+    "THEN try_timestamptz($2) + interval '1 day' ELSE try_timestamptz($2) END, 'infinity')::text, "
+    "($2::text IS NULL OR try_timestamptz($2) IS NOT NULL) AND ($1::text IS NULL OR try_timestamptz($1) IS NOT NULL), "
+    "coalesce(try_timestamptz($1), coalesce(CASE WHEN $2::text IS NULL THEN now() ELSE try_timestamptz($2) END, now())"
+    " - interval '30 days')::text";
+
+static json_t *record_json(const PGresult *res, int row)
+{
+    json_error_t jerr;
+    json_t *payload = json_loads(PQgetvalue(res, row, 1), 0, &jerr);
+    if (!payload)
+        payload = json_object();
+    return json_pack("{s:s, s:o, s:s, s:s}", "id", PQgetvalue(res, row, 0), "payload", payload, "created_at",
+                     PQgetvalue(res, row, 2), "updated_at", PQgetvalue(res, row, 3));
+}
+
+/* A query value as a string, or NULL (absent, null, not a string). */
+static const char *qstr(const json_t *query, const char *name)
+{
+    const char *s = json_string_value(json_object_get(query, name));
+    return s && *s ? s : NULL;
+}
+
+/* GET list or search. Returns TM_OK with the answer in o, or the database failure. */
+static enum tm_error op_list(struct tool_ctx *ctx, const struct gateway_call *in, const struct target *t,
+                             struct outcome *o)
+{
+    const json_t *jl = json_object_get(in->query, "limit");
+    long long limit = GW_LIST_DEFAULT;
+    if (jl && !json_is_null(jl)) {
+        bool ok = false;
+        if (json_is_integer(jl)) {
+            limit = json_integer_value(jl);
+            ok = limit >= 1 && limit <= GW_LIST_MAX;
+        } else if (json_is_string(jl)) {
+            ok = parse_int(json_string_value(jl), 1, GW_LIST_MAX, &limit);
+        }
+        if (!ok) {
+            set_error(o, 400, "invalid_query", NULL, "limit must be an integer from 1 to %d", GW_LIST_MAX);
+            return TM_OK;
+        }
+    }
+    char micros[24], cid[48];
+    const char *cursor = qstr(in->query, "cursor");
+    if (cursor && !gateway_cursor_decode(cursor, micros, cid)) {
+        set_error(o, 400, "invalid_query", NULL, "cursor is not valid; pass the next_cursor of a previous page");
+        return TM_OK;
+    }
+    const char *q = qstr(in->query, "q");
+    char from[64] = "", to[64] = "";
+    if (in->search) {
+        if (!q) {
+            set_error(o, 400, "invalid_query", NULL, "q is required: the words to search for");
+            return TM_OK;
+        }
+        const char *pw[2] = {qstr(in->query, "from"), qstr(in->query, "to")};
+        PGresult *res = must(ctx, SQL_WINDOW, 2, pw);
+        if (!res)
+            return ctx->code;
+        bool valid = pg_bool(res, 0, 1);
+        copy_col(to, sizeof to, res, 0, 0);
+        copy_col(from, sizeof from, res, 0, 2);
+        PQclear(res);
+        if (!valid) {
+            set_error(o, 400, "invalid_query", NULL,
+                      "from and to must be dates or timestamps, e.g. 2025-01-31 or 2025-01-31T12:00:00Z");
+            return TM_OK;
+        }
+    }
+    char lim[24];
+    snprintf(lim, sizeof lim, "%lld", limit + 1);   /* one more tells whether there is a next page */
+    const char *p[9] = {t->endpoint_id, t->environment, t->account_id, cursor ? micros : NULL, cursor ? cid : NULL,
+                        lim, q, from, to};
+    PGresult *res = must(ctx, in->search ? SQL_RECORD_SEARCH : SQL_RECORD_LIST, in->search ? 9 : 6, p);
+    if (!res)
+        return ctx->code;
+    int rows = PQntuples(res);
+    json_t *items = json_array();
+    size_t bytes = 0;
+    int shown = 0;
+    bool more = rows > limit;
+    for (int i = 0; i < rows && i < limit; i++) {
+        size_t len = (size_t)PQgetlength(res, i, 1);
+        if (shown > 0 && bytes + len > LIST_BYTES_MAX) {
+            more = true;   /* the rest comes with the next page */
+            break;
+        }
+        bytes += len;
+        json_array_append_new(items, record_json(res, i));
+        shown++;
+    }
+    json_t *next = json_null();
+    if (more && shown > 0) {
+        char *c = gateway_cursor_encode(PQgetvalue(res, shown - 1, 4), PQgetvalue(res, shown - 1, 0));
+        next = json_string(c);
+        free(c);
+    }
+    PQclear(res);
+    set_answer(o, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor", next));
+    return TM_OK;
+}
+
+/* ---- logging and bookkeeping ------------------------------------------- */
+
+static const char SQL_LOG_INSERT[] =
+    "INSERT INTO call_logs (account_id, endpoint_id, environment, method, path_kind, record_id, caller_kind, "
+    "api_key_id, collaboration_key_id, status_code, outcome, error_code, error_message, latency_ms, request_body, "
+    "request_bytes, request_truncated, response_body, response_bytes, response_truncated, ip, webhook_status, "
+    "search, processed_at) VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8::uuid, $9::uuid, $10::smallint, $11, "
+    "$12, $13, $14::int, $15, $16::int, $17::boolean, $18, $19::int, $20::boolean, $21, $22, "
+    "to_tsvector('simple', $23), now()) RETURNING id::text, created_at::text, " TS("created_at");
+
+static const char SQL_COUNTERS[] =
+    "WITH u AS (INSERT INTO usage_counters (account_id, period_start, period_end, calls) "
+    "  SELECT a.id, p.period_start, p.period_end, 1 FROM accounts a "
+    "  CROSS JOIN LATERAL usage_period(a.created_at, now()) p WHERE a.id = $1::uuid AND $7::boolean "
+    "  ON CONFLICT (account_id, period_start) DO UPDATE SET calls = usage_counters.calls + 1 RETURNING calls), "
+    "s AS (UPDATE endpoints SET sandbox_test_calls = sandbox_test_calls + 1 "
+    "  WHERE id = $2::uuid AND account_id = $1::uuid AND $3::text = 'sandbox' RETURNING 1) "
+    "INSERT INTO daily_stats (account_id, endpoint_id, environment, day, collaboration_key_id, calls, success, "
+    "failed, latency_sum_ms, cud_calls, cud_latency_sum_ms) VALUES ($1::uuid, $2::uuid, $3, "
+    "(now() AT TIME ZONE 'UTC')::date, $4::uuid, 1, $5::int, 1 - $5::int, $6::bigint, $8::int, $8::int * $6::bigint) "
+    "ON CONFLICT (endpoint_id, environment, day, collaboration_key_id) DO UPDATE SET "
+    "calls = daily_stats.calls + 1, success = daily_stats.success + excluded.success, "
+    "failed = daily_stats.failed + excluded.failed, latency_sum_ms = daily_stats.latency_sum_ms + excluded.latency_sum_ms, "
+    "cud_calls = daily_stats.cud_calls + excluded.cud_calls, "
+    "cud_latency_sum_ms = daily_stats.cud_latency_sum_ms + excluded.cud_latency_sum_ms";
+
+static const char SQL_DELIVERY_INSERT[] =
+    "INSERT INTO webhook_deliveries (account_id, endpoint_id, environment, call_log_id, call_log_created_at, url, "
+    "auth_header_name, auth_value_enc, secret_enc, body) VALUES ($1::uuid, $2::uuid, $3, $4::uuid, $5::timestamptz, "
+    "$6, $7, $8::bytea, $9::bytea, $10)";
+
+/* A call_failed e-mail, if a rule asks for one and the endpoint's cool-down has passed (docs/GATEWAY.md). */
+static const char SQL_NOTIFY_FAILED[] =
+    "WITH r AS (SELECT 1 FROM notification_rules WHERE account_id = $1::uuid AND event = 'call_failed' AND enabled "
+    "  AND (endpoint_id IS NULL OR endpoint_id = $2::uuid) "
+    "  AND NOT EXISTS (SELECT 1 FROM notify_cooldowns WHERE account_id = $1::uuid AND key = $3 AND until > now()) "
+    "  LIMIT 1), "
+    "c AS (INSERT INTO notify_cooldowns (account_id, key, until) SELECT $1::uuid, $3, now() + $4::int * interval '1 second' "
+    "  FROM r ON CONFLICT (account_id, key) DO UPDATE SET until = excluded.until "
+    "  WHERE notify_cooldowns.until <= now() RETURNING 1) "
+    "INSERT INTO notifications (account_id, endpoint_id, kind, subject, body) "
+    "SELECT $1::uuid, $2::uuid, 'call_failed', $5, $6 FROM c";
+
+struct webhook_target {
+    bool on;
+    char *url;
+    char *auth_header_name;   /* or NULL */
+    char *auth_value_enc;     /* bytea text or NULL */
+    char *secret_enc;         /* bytea text */
+};
+
+static void webhook_free(struct webhook_target *w)
+{
+    free(w->url);
+    free(w->auth_header_name);
+    free(w->auth_value_enc);
+    free(w->secret_enc);
+    memset(w, 0, sizeof *w);
+}
+
+static const char *path_kind(const struct gateway_call *in)
+{
+    if (!strcmp(in->method, "POST"))
+        return "create";
+    if (in->search)
+        return "search";
+    return in->record_id ? "record" : "list";
+}
+
+static bool is_write(const char *method)
+{
+    return !strcmp(method, "POST") || !strcmp(method, "PUT") || !strcmp(method, "DELETE");
+}
+
+/* Writes the call log and everything that goes with it. payload: the parsed
+ * request body (may be NULL); record_payload: what the webhook reports. */
+static enum tm_error log_call(struct tool_ctx *ctx, const struct gateway_call *in, const struct target *t,
+                              struct outcome *o, int64_t t0, const json_t *payload, const json_t *record_payload,
+                              struct webhook_target *wh, const char *endpoint_name)
+{
+    bool success = o->status < 400;
+    bool webhook = success && is_write(in->method) && wh->on && record_payload;
+    long long latency = mono_ms() - t0;
+
+    bool req_cut = false, resp_cut = false;
+    char *req_text = in->body ? gateway_clip_text(in->body, in->body_len, GW_BODY_LOG_MAX, &req_cut) : NULL;
+    char *resp_full = json_dumps(o->body, JSON_COMPACT);
+    if (!resp_full)
+        fatal("out of memory");
+    size_t resp_len = strlen(resp_full);
+    char *resp_text = gateway_clip_text(resp_full, resp_len, GW_BODY_LOG_MAX, &resp_cut);
+    free(resp_full);
+
+    /* What logs_search finds: the record id, the error and the body's text. */
+    struct strbuf sb;
+    sb_init(&sb, 256);
+    if (o->record_id[0]) {
+        sb_append_str(&sb, o->record_id);
+        sb_append_str(&sb, " ");
+    }
+    if (o->error_code) {
+        sb_append_str(&sb, o->error_code);
+        sb_append_str(&sb, " ");
+        sb_append_str(&sb, o->error_message);
+        sb_append_str(&sb, " ");
+    }
+    char *body_search = payload ? gateway_search_text(NULL, payload)
+                                : (in->body ? gateway_clip_text(in->body, in->body_len, GW_SEARCH_TEXT_MAX, NULL)
+                                            : xstrdup(""));
+    sb_append_str(&sb, body_search);
+    free(body_search);
+    char *search = sb_take(&sb, NULL);
+
+    char status_s[8], latency_s[24], req_bytes[24], resp_bytes[24];
+    snprintf(status_s, sizeof status_s, "%d", o->status);
+    snprintf(latency_s, sizeof latency_s, "%lld", latency);
+    snprintf(req_bytes, sizeof req_bytes, "%zu", in->body ? in->body_len : 0);
+    snprintf(resp_bytes, sizeof resp_bytes, "%zu", resp_len);
+    char *ip = in->ip ? gateway_clip_text(in->ip, strlen(in->ip), 64, NULL) : NULL;
+    const char *p[23] = {t->account_id, t->endpoint_id, t->environment, in->method, path_kind(in),
+                         o->record_id[0] ? o->record_id : NULL, t->caller_kind,
+                         t->api_key_id[0] ? t->api_key_id : NULL, t->collab_id[0] ? t->collab_id : NULL, status_s,
+                         success ? "success" : "failed", o->error_code, o->error_code ? o->error_message : NULL,
+                         latency_s, req_text, req_bytes, req_cut ? "true" : "false", resp_text, resp_bytes,
+                         resp_cut ? "true" : "false", ip, webhook ? "pending" : NULL, search ? search : ""};
+    PGresult *res = must(ctx, SQL_LOG_INSERT, 23, p);
+    free(req_text);
+    free(resp_text);
+    free(ip);
+    free(search);
+    if (!res)
+        return ctx->code;
+    snprintf(o->log_id, sizeof o->log_id, "%s", PQgetvalue(res, 0, 0));
+    char *log_created = xstrdup(PQgetvalue(res, 0, 1));
+    char *occurred_at = xstrdup(PQgetvalue(res, 0, 2));
+    PQclear(res);
+    o->logged = true;
+
+    enum tm_error rc = TM_OK;
+    if (webhook) {
+        const char *event = !strcmp(in->method, "POST") ? "record.created"
+                            : !strcmp(in->method, "PUT") ? "record.updated"
+                                                         : "record.deleted";
+        json_t *wb = json_pack("{s:s, s:{s:s, s:s, s:s}, s:s, s:{s:s, s:O}, s:s, s:s, s:s}", "event", event,
+                               "endpoint", "id", t->endpoint_id, "slug", t->slug, "name", endpoint_name,
+                               "environment", t->environment, "record", "id", o->record_id, "payload",
+                               record_payload, "log_id", o->log_id, "caller", t->caller_kind, "occurred_at",
+                               occurred_at);
+        char *wtext = json_dumps(wb, JSON_COMPACT);
+        json_decref(wb);
+        if (!wtext)
+            fatal("out of memory");
+        const char *pd[10] = {t->account_id, t->endpoint_id, t->environment, o->log_id, log_created, wh->url,
+                              wh->auth_header_name, wh->auth_value_enc, wh->secret_enc, wtext};
+        res = must(ctx, SQL_DELIVERY_INSERT, 10, pd);
+        free(wtext);
+        if (!res)
+            rc = ctx->code;
+        else
+            PQclear(res);
+    }
+    if (rc == TM_OK && !success) {
+        char cool[24], key[80];
+        snprintf(cool, sizeof cool, "%d", ctx->cfg->notify_cooldown_s);
+        snprintf(key, sizeof key, "call_failed:%s", t->endpoint_id);
+        char *subject = xasprintf("[3Min API] Failed call to %s (%s): %d %s", endpoint_name, t->environment,
+                                  o->status, o->error_code ? o->error_code : "error");
+        char *text = xasprintf("A call to your endpoint \"%s\" (%s) failed.\n\n"
+                               "Method: %s\nStatus: %d\nError: %s: %s\nTime: %s\nLog id: %s\n\n"
+                               "Further failures of this endpoint within %d minutes are not e-mailed; "
+                               "find them with logs_search.\n",
+                               endpoint_name, t->environment, in->method, o->status,
+                               o->error_code ? o->error_code : "error", o->error_message, occurred_at, o->log_id,
+                               ctx->cfg->notify_cooldown_s / 60);
+        const char *pn[6] = {t->account_id, t->endpoint_id, key, cool, subject, text};
+        res = must(ctx, SQL_NOTIFY_FAILED, 6, pn);
+        free(subject);
+        free(text);
+        if (!res)
+            rc = ctx->code;
+        else
+            PQclear(res);
+    }
+    if (rc == TM_OK) {
+        char lat[24];
+        snprintf(lat, sizeof lat, "%lld", latency);
+        const char *pc[8] = {t->account_id, t->endpoint_id, t->environment, t->collab_id[0] ? t->collab_id : NULL,
+                             success ? "1" : "0", lat, o->counted ? "true" : "false",
+                             is_write(in->method) ? "1" : "0"};
+        res = must(ctx, SQL_COUNTERS, 8, pc);
+        if (!res)
+            rc = ctx->code;
+        else
+            PQclear(res);
+    }
+    free(log_created);
+    free(occurred_at);
+    return rc;
+}
+
+/* ---- quota -------------------------------------------------------------- */
+
+/* Step 6's quota check. Plans and their limits arrive with the plans issue;
+ * until then no account is ever blocked. When it lands it fills *limit,
+ * *used and *period_end for the 402 body and returns true to block. */
+static bool gateway_quota_exhausted(struct tool_ctx *ctx, const struct target *t)
+{
+    (void)ctx;
+    (void)t;
+    return false;
+}
+
+/* ---- the pipeline ------------------------------------------------------- */
+
+static bool method_ok(const char *m)
+{
+    return m && (!strcmp(m, "GET") || !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "DELETE"));
+}
+
+/* The per-request webhook override, checked; false if malformed. */
+static bool override_ok(const json_t *w)
+{
+    const char *url = json_string_value(json_object_get(w, "url"));
+    if (!url || strlen(url) > 2000 || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)))
+        return false;
+    for (const char *c = url; *c; c++)
+        if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+            return false;
+    const json_t *a = json_object_get(w, "auth"), *h = json_object_get(w, "auth_header");
+    if (a && !json_is_null(a) && (!json_is_string(a) || json_string_length(a) > 1024))
+        return false;
+    if (h && !json_is_null(h)) {
+        const char *hs = json_string_value(h);
+        if (!hs || !*hs || strlen(hs) > 100)
+            return false;
+        for (const char *c = hs; *c; c++)
+            if (!(isalnum((unsigned char)*c) || strchr("!#$%&'*+-.^_`|~", *c)))
+                return false;
+    }
+    return true;
+}
+
+static enum tm_error pipeline(struct tool_ctx *ctx, const struct gateway_call *in, struct outcome *o)
+{
+    int64_t t0 = mono_ms();
+    o->headers = json_object();
+    if (!method_ok(in->method)) {
+        set_error(o, 405, "method_not_allowed", NULL, "method must be GET, POST, PUT or DELETE");
+        return TM_OK;
+    }
+
+    /* Steps 1-2. */
+    struct target t;
+    int found = find_target(ctx, in, &t);
+    if (found < 0)
+        return ctx->code;
+    if (!found) {
+        if (in->key_hash_hex)
+            set_error(o, 401, "invalid_api_key", NULL, "the API key is not valid");
+        else
+            set_error(o, 404, "not_found", NULL, "no such endpoint");
+        return TM_OK;
+    }
+    if (in->slug && strcmp(in->slug, t.slug)) {
+        set_error(o, 404, "not_found", NULL, "no endpoint at this URL for this key");
+        return TM_OK;
+    }
+    /* Step 4 is checked before anything is written, since it is not logged;
+     * step 3 (logged) still wins when both apply. */
+    if (t.endpoint_active && !strcmp(t.environment, "production") && t.prod_version == 0) {
+        set_error(o, 403, "endpoint_not_deployed", NULL,
+                  "this endpoint has not been deployed to production yet; deploy it first, or use the sandbox key");
+        return TM_OK;
+    }
+
+    /* From here on the call is logged. */
+    if (in->request_id) {
+        int claimed = claim_request(ctx, in->request_id, t.account_id, o);
+        if (claimed < 0)
+            return ctx->code;
+        if (claimed == 0)
+            return TM_OK;
+    }
+    if (in->record_id && is_record_id(in->record_id))
+        snprintf(o->record_id, sizeof o->record_id, "%s", in->record_id);
+
+    json_t *payload = NULL, *record_payload = NULL, *fields = NULL;
+    struct webhook_target wh = {0};
+    char *endpoint_name = NULL;
+    enum tm_error rc = TM_OK;
+    bool write = is_write(in->method);
+
+    /* Step 3. */
+    if (!t.endpoint_active) {
+        set_error(o, 403, "endpoint_inactive", NULL, "this endpoint is paused; its owner can reactivate it");
+        goto log;
+    }
+    o->counted = true;   /* steps 5-9 count, except 402/429 below */
+
+    /* Step 5. */
+    if (!t.key_active || !t.collab_active) {
+        set_error(o, 403, "key_inactive", NULL, "this key is not active for the %s environment", t.environment);
+        goto log;
+    }
+    bool allowed = !strcmp(in->method, "POST") ? t.can_create
+                   : !strcmp(in->method, "GET") ? t.can_read
+                   : !strcmp(in->method, "PUT") ? t.can_update
+                                                : t.can_delete;
+    if (!allowed) {
+        set_error(o, 403, "permission_denied", NULL, "this key may not make %s requests", in->method);
+        goto log;
+    }
+
+    /* Step 6. */
+    if (gateway_quota_exhausted(ctx, &t)) {
+        o->counted = false;
+        set_error(o, 402, "quota_exceeded", NULL, "the monthly call quota is used up");
+        goto log;
+    }
+    if (in->throttled) {
+        o->counted = false;
+        json_object_set_new(o->headers, "Retry-After", json_string("1"));
+        set_error(o, 429, "rate_limited", NULL, "too many requests with this key; retry after a second");
+        goto log;
+    }
+
+    /* Step 7. */
+    if (in->reject) {
+        json_int_t st = json_integer_value(json_object_get(in->reject, "status"));
+        const char *code = json_string_value(json_object_get(in->reject, "code"));
+        const char *msg = json_string_value(json_object_get(in->reject, "message"));
+        static const char *const known[] = {"unsupported_media_type", "payload_too_large", "invalid_json",
+                                            "invalid_body", "invalid_query", "invalid_webhook"};
+        const char *kc = "invalid_request";
+        for (size_t i = 0; code && i < TM_ARRAY_LEN(known); i++)
+            if (!strcmp(code, known[i]))
+                kc = known[i];
+        set_error(o, st >= 400 && st <= 499 ? (int)st : 400, kc, NULL, "%.200s", msg ? msg : "the request was refused");
+        goto log;
+    }
+    if ((!strcmp(in->method, "POST") && in->record_id) || (!strcmp(in->method, "GET") && in->search && in->record_id) ||
+        ((!strcmp(in->method, "PUT") || !strcmp(in->method, "DELETE")) && !in->record_id) ||
+        (in->search && strcmp(in->method, "GET"))) {
+        set_error(o, 405, "method_not_allowed", NULL, "%s is not allowed here", in->method);
+        goto log;
+    }
+    if (in->record_id && !o->record_id[0]) {
+        set_error(o, 404, "record_not_found", NULL, "no record with this id");
+        goto log;
+    }
+    if (in->webhook && !json_is_null(in->webhook) && !override_ok(in->webhook)) {
+        set_error(o, 400, "invalid_webhook", NULL,
+                  "X-Webhook-Callback must be an http(s) URL; X-Webhook-Auth-Header a header name");
+        goto log;
+    }
+    bool has_body = !strcmp(in->method, "POST") || !strcmp(in->method, "PUT");
+    if (has_body) {
+        if (!in->body) {
+            set_error(o, 400, "invalid_body", NULL, "the body must be a JSON object");
+            goto log;
+        }
+        if (in->body_len > GW_REQUEST_BODY_MAX) {
+            set_error(o, 413, "payload_too_large", NULL, "the body must be at most 100 KB");
+            goto log;
+        }
+        json_error_t jerr;
+        payload = json_loadb(in->body, in->body_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!payload) {
+            set_error(o, 400, "invalid_json", NULL, "the body is not valid JSON: %.100s", jerr.text);
+            goto log;
+        }
+        if (!json_is_object(payload)) {
+            set_error(o, 400, "invalid_body", NULL, "the body must be a JSON object");
+            goto log;
+        }
+    }
+
+    /* Step 8: this environment's fields (and its webhook, for step 9). */
+    {
+        const char *p[3] = {t.endpoint_id, t.environment, t.account_id};
+        PGresult *res = must(ctx, SQL_CONFIG, 3, p);
+        if (!res) {
+            rc = ctx->code;
+            goto out;
+        }
+        if (PQntuples(res) != 1) {
+            PQclear(res);
+            rc = tool_fail(ctx, TM_ERR_INTERNAL, NULL, "internal error");
+            goto out;
+        }
+        json_error_t jerr;
+        fields = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
+        if (!json_is_array(fields)) {
+            json_decref(fields);
+            fields = json_array();
+        }
+        endpoint_name = xstrdup(PQgetvalue(res, 0, 1));
+        bool stored_on = !PQgetisnull(res, 0, 2) && !PQgetisnull(res, 0, 5) && pg_bool(res, 0, 6);
+        bool has_secret = !PQgetisnull(res, 0, 5);
+        const json_t *ov = in->webhook && !json_is_null(in->webhook) ? in->webhook : NULL;
+        if (write && ov && has_secret) {
+            wh.on = true;
+            wh.url = xstrdup(json_string_value(json_object_get(ov, "url")));
+            const char *auth = json_string_value(json_object_get(ov, "auth"));
+            const char *hdr = json_string_value(json_object_get(ov, "auth_header"));
+            if (auth && *auth) {
+                const struct keybox *kb = gateway_keybox(ctx->cfg);
+                if (!kb) {
+                    PQclear(res);
+                    rc = tool_fail(ctx, TM_ERR_INTERNAL, NULL, "internal error");
+                    goto out;
+                }
+                size_t blen;
+                uint8_t *box = keybox_seal(kb, auth, strlen(auth), &blen);
+                wh.auth_value_enc = keybox_bytea_hex(box, blen);
+                free(box);
+                wh.auth_header_name = xstrdup(hdr && *hdr ? hdr : "Authorization");
+            }
+            wh.secret_enc = xstrdup(PQgetvalue(res, 0, 5));
+        } else if (write && stored_on) {
+            wh.on = true;
+            wh.url = xstrdup(PQgetvalue(res, 0, 2));
+            if (!PQgetisnull(res, 0, 3) && !PQgetisnull(res, 0, 4)) {
+                wh.auth_header_name = xstrdup(PQgetvalue(res, 0, 3));
+                wh.auth_value_enc = xstrdup(PQgetvalue(res, 0, 4));
+            }
+            wh.secret_enc = xstrdup(PQgetvalue(res, 0, 5));
+        }
+        PQclear(res);
+    }
+    if (has_body) {
+        json_t *problems = NULL;
+        if (!fields_validate_record(fields, payload, &problems)) {
+            static const char *const order[][2] = {{"missing_required_field", "missing_required_fields"},
+                                                   {"invalid_field_type", "invalid_field_type"},
+                                                   {"validation_failed", "validation_failed"}};
+            const char *code = "validation_failed", *pcode = NULL;
+            for (size_t k = 0; k < TM_ARRAY_LEN(order) && !pcode; k++) {
+                size_t i;
+                json_t *pr;
+                json_array_foreach(problems, i, pr)
+                {
+                    if (!strcmp(json_string_value(json_object_get(pr, "code")) ?: "", order[k][0])) {
+                        pcode = order[k][0];
+                        code = order[k][1];
+                        break;
+                    }
+                }
+            }
+            json_t *names = json_array();
+            size_t i;
+            json_t *pr;
+            json_array_foreach(problems, i, pr)
+            {
+                const char *pc = json_string_value(json_object_get(pr, "code"));
+                if (pcode && pc && !strcmp(pc, pcode))
+                    json_array_append(names, json_object_get(pr, "field"));
+            }
+            char list[200] = "";
+            size_t n = 0;
+            json_array_foreach(names, i, pr)
+            {
+                n += (size_t)snprintf(list + n, n < sizeof list ? sizeof list - n : 0, "%s%s", i ? ", " : "",
+                                      json_string_value(pr) ?: "?");
+                if (n >= sizeof list)
+                    break;
+            }
+            const char *what = !strcmp(code, "missing_required_fields") ? "missing required fields"
+                               : !strcmp(code, "invalid_field_type")    ? "fields of the wrong type"
+                                                                        : "fields that fail validation";
+            set_error(o, 400, code, json_pack("{s:o, s:o}", "fields", names, "problems", problems), "%s: %s", what,
+                      list);
+            goto log;
+        }
+        json_decref(problems);
+    }
+
+    /* Step 9. */
+    if (!strcmp(in->method, "POST") || !strcmp(in->method, "PUT")) {
+        char *text = json_dumps(payload, JSON_COMPACT);
+        char *search = gateway_search_text(fields, payload);
+        if (!text)
+            fatal("out of memory");
+        PGresult *res;
+        if (!strcmp(in->method, "POST")) {
+            uint8_t rnd[10];
+            random_bytes(rnd, sizeof rnd);
+            gateway_record_id(now_ms(), rnd, o->record_id);
+            const char *p[7] = {o->record_id, t.account_id, t.endpoint_id, t.environment, text, search,
+                                t.api_key_id[0] ? t.api_key_id : NULL};
+            res = must(ctx, SQL_RECORD_INSERT, 7, p);
+        } else {
+            const char *p[6] = {o->record_id, t.account_id, t.endpoint_id, t.environment, text, search};
+            res = must(ctx, SQL_RECORD_REPLACE, 6, p);
+        }
+        free(text);
+        free(search);
+        if (!res) {
+            rc = ctx->code;
+            goto out;
+        }
+        int n = PQntuples(res);
+        PQclear(res);
+        if (n != 1) {
+            set_error(o, 404, "record_not_found", NULL, "no record with this id");
+            goto log;
+        }
+        record_payload = json_incref(payload);
+        set_answer(o, 202, json_pack("{s:s, s:s, s:s}", "id", o->record_id, "status", "queued", "environment",
+                                     t.environment));
+    } else if (!strcmp(in->method, "DELETE")) {
+        const char *p[4] = {o->record_id, t.account_id, t.endpoint_id, t.environment};
+        PGresult *res = must(ctx, SQL_RECORD_DELETE, 4, p);
+        if (!res) {
+            rc = ctx->code;
+            goto out;
+        }
+        if (PQntuples(res) != 1) {
+            PQclear(res);
+            set_error(o, 404, "record_not_found", NULL, "no record with this id");
+            goto log;
+        }
+        json_error_t jerr;
+        record_payload = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
+        if (!record_payload)
+            record_payload = json_object();
+        PQclear(res);
+        set_answer(o, 202, json_pack("{s:s, s:s, s:s}", "id", o->record_id, "status", "queued", "environment",
+                                     t.environment));
+    } else if (in->record_id) {
+        const char *p[4] = {o->record_id, t.account_id, t.endpoint_id, t.environment};
+        PGresult *res = must(ctx, SQL_RECORD_GET, 4, p);
+        if (!res) {
+            rc = ctx->code;
+            goto out;
+        }
+        if (PQntuples(res) != 1)
+            set_error(o, 404, "record_not_found", NULL, "no record with this id");
+        else
+            set_answer(o, 200, record_json(res, 0));
+        PQclear(res);
+    } else {
+        rc = op_list(ctx, in, &t, o);
+        if (rc != TM_OK)
+            goto out;
+    }
+
+log:
+    rc = log_call(ctx, in, &t, o, t0, payload, record_payload, &wh, endpoint_name ? endpoint_name : t.slug);
+out:
+    json_decref(payload);
+    json_decref(record_payload);
+    json_decref(fields);
+    webhook_free(&wh);
+    free(endpoint_name);
+    return rc;
+}
+
+static void outcome_free(struct outcome *o)
+{
+    json_decref(o->headers);
+    json_decref(o->body);
+    free(o->replay_text);
+}
+
+enum tm_error gateway_run(struct tool_ctx *ctx, const struct gateway_call *in, int *status, json_t **headers,
+                          json_t **body, char log_id[40])
+{
+    struct outcome o;
+    memset(&o, 0, sizeof o);
+    enum tm_error rc = pipeline(ctx, in, &o);
+    log_id[0] = '\0';
+    if (rc != TM_OK) {
+        outcome_free(&o);
+        return rc;
+    }
+    if (o.replayed) {
+        json_error_t jerr;
+        json_t *stored = json_loads(o.replay_text, 0, &jerr);
+        *status = (int)json_integer_value(json_object_get(stored, "status"));
+        *headers = json_incref(json_object_get(stored, "headers"));
+        *body = json_incref(json_object_get(stored, "body"));
+        snprintf(log_id, 40, "%s", json_string_value(json_object_get(stored, "log_id")) ?: "");
+        json_decref(stored);
+        if (!*headers)
+            *headers = json_object();
+        if (!*body)
+            *body = json_object();
+        outcome_free(&o);
+        return TM_OK;
+    }
+    *status = o.status;
+    *headers = o.headers;
+    *body = o.body;
+    o.headers = o.body = NULL;
+    snprintf(log_id, 40, "%s", o.log_id);
+    outcome_free(&o);
+    return TM_OK;
+}
+
+/* ---- op gateway --------------------------------------------------------- */
+
+static const char *opt_str(const json_t *args, const char *name)
+{
+    const json_t *v = json_object_get(args, name);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static const json_t *opt_obj(const json_t *args, const char *name)
+{
+    const json_t *v = json_object_get(args, name);
+    return json_is_object(v) ? v : NULL;
+}
+
+enum tm_error gateway_handle(struct tool_ctx *ctx, const json_t *args, char **out)
+{
+    struct gateway_call in = {
+        .method = opt_str(args, "method"),
+        .slug = opt_str(args, "slug"),
+        .record_id = opt_str(args, "record_id"),
+        .key_hash_hex = opt_str(args, "key_hash"),
+        .environment = opt_str(args, "environment"),
+        .query = opt_obj(args, "query"),
+        .search = json_is_true(json_object_get(args, "search")),
+        .reject = opt_obj(args, "reject"),
+        .throttled = json_is_true(json_object_get(args, "throttled")),
+        .ip = opt_str(args, "ip"),
+        .webhook = opt_obj(args, "webhook"),
+        .request_id = ctx->request_id,
+    };
+    const json_t *jb = json_object_get(args, "body");
+    if (json_is_string(jb)) {
+        in.body = json_string_value(jb);
+        in.body_len = json_string_length(jb);
+    }
+    if (!in.key_hash_hex || !in.slug || !in.method)
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "gateway.call needs method, slug and key_hash");
+    /* The edge's path rule; "search" as a record id is the search route. */
+    if (in.record_id && !strcmp(in.record_id, "search")) {
+        in.record_id = NULL;
+        in.search = true;
+    }
+
+    struct db *db = ctx->db;
+    if (!db_ensure(db) || !db_clear_session_account(db))
+        return tool_fail(ctx, TM_ERR_UNAVAILABLE, NULL, "database unavailable, retry");
+    bool begun = db_exec(db, "BEGIN");
+    if (!begun && db_broken(db) && db_ensure(db))
+        begun = db_exec(db, "BEGIN");
+    if (!begun)
+        return tool_fail(ctx, db_broken(db) ? TM_ERR_UNAVAILABLE : TM_ERR_INTERNAL, NULL, "database unavailable, retry");
+
+    struct outcome o;
+    memset(&o, 0, sizeof o);
+    enum tm_error rc = pipeline(ctx, &in, &o);
+    if (rc == TM_OK && PQtransactionStatus(db_conn(db)) != PQTRANS_INTRANS)
+        rc = tool_fail(ctx, db_broken(db) ? TM_ERR_UNAVAILABLE : TM_ERR_INTERNAL, NULL, "internal error");
+    if (rc != TM_OK) {
+        if (!db_broken(db))
+            db_exec(db, "ROLLBACK");
+        outcome_free(&o);
+        return rc;
+    }
+    if (o.replayed) {
+        db_exec(db, "ROLLBACK");
+        *out = o.replay_text;
+        o.replay_text = NULL;
+        outcome_free(&o);
+        return TM_OK;
+    }
+    json_t *result = json_pack("{s:i, s:O, s:O, s:s?}", "status", o.status, "headers", o.headers, "body", o.body,
+                               "log_id", o.logged ? o.log_id : NULL);
+    char *text = json_dumps(result, JSON_COMPACT);
+    json_decref(result);
+    if (!text)
+        fatal("out of memory");
+    if (o.logged && in.request_id) {
+        char idp[2 + 2 * ENV_ID_LEN + 1];
+        request_id_param(in.request_id, idp);
+        const char *p[2] = {idp, text};
+        PGresult *res = must(ctx, SQL_APPLY_STORE, 2, p);
+        if (!res) {
+            free(text);
+            if (!db_broken(db))
+                db_exec(db, "ROLLBACK");
+            outcome_free(&o);
+            return ctx->code;
+        }
+        PQclear(res);
+    }
+    if (!db_exec(db, "COMMIT")) {
+        free(text);
+        outcome_free(&o);
+        return tool_fail(ctx, db_broken(db) ? TM_ERR_UNAVAILABLE : TM_ERR_INTERNAL, NULL,
+                         "database unavailable, retry");
+    }
+    outcome_free(&o);
+    *out = text;
+    return TM_OK;
+}
