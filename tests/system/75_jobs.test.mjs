@@ -126,13 +126,13 @@ async function endpointWithKeys(label) {
   const name = unique('Jobs form');
   const r = await tool(sys, acct.key, 'endpoints_create', { name, fields: [{ name: 'email', type: 'string', required: true }] });
   assert.ok(!r.isError, JSON.stringify(r));
-  const slug = r.structuredContent.slug;
+  const { slug, id: endpointId } = r.structuredContent.endpoint;
   const keys = await run3min(['endpoint', 'keys', '--email', acct.email, '--endpoint', slug]);
   const sandboxLine = keys.split('\n').filter((l) => /sandbox/i.test(l)).join('\n') || keys;
   const gatewayKey = (keys.match(/tm_test_[A-Za-z0-9_-]{43}/) || [])[0];
   const secret = (sandboxLine.match(/whsec_[A-Za-z0-9_-]{43}/) || keys.match(/whsec_[A-Za-z0-9_-]{43}/) || [])[0];
   assert.ok(gatewayKey && secret, `3min endpoint keys printed no sandbox key and secret:\n${keys}`);
-  return { acct, slug, gatewayKey, secret, endpointId: r.structuredContent.id };
+  return { acct, slug, gatewayKey, secret, endpointId };
 }
 
 function gatewayPost(slug, key, body, headers = {}) {
@@ -144,6 +144,8 @@ function gatewayPost(slug, key, body, headers = {}) {
 
 before(async () => {
   sys = await startSystem({ name: 'jobs', env: { ALLOW_PRIVATE_WEBHOOKS: '1', WEBHOOK_RETRY_SCHEDULE: '1,1,1' } });
+  // `3min endpoint keys` opens the stored secrets with the system's key file.
+  process.env.STATE_DIR = sys.stateDir;
 });
 
 after(async () => {
