@@ -117,6 +117,8 @@ void http_reply(struct edge *e, struct evhttp_request *req, int status, const ch
         evhttp_add_header(h, "Content-Type", content_type);
     evhttp_add_header(h, "Cache-Control", "no-store");
     evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    if (e->draining)   /* shutting down: no further requests on this connection */
+        evhttp_add_header(h, "Connection", "close");
     if (e->access_log) {
         char path[256];
         if (!http_path(req, path, sizeof path))

@@ -49,6 +49,10 @@ static void load_origins(struct edge *e)
     }
 }
 
+#define DRAIN_FLUSH_MS 200
+
+static struct event *drain_tick;   /* freed after the loop ends */
+
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -60,11 +64,15 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
     if (e->active <= 0 || mono_ms() - started > e->cfg->request_deadline_ms) {
         if (e->active > 0)
             log_warn("exiting with %d requests unanswered", e->active);
-        event_base_loopexit(e->base, NULL);
+        /* A reply handed to evhttp is written by later loop iterations, and
+         * freeing evhttp drops what is still unwritten (the client sees a
+         * reset). Replies while draining carry Connection: close, so their
+         * connections close once written; give the loop a moment for that. */
+        event_del(drain_tick);
+        struct timeval flush = {0, DRAIN_FLUSH_MS * 1000};
+        event_base_loopexit(e->base, &flush);
     }
 }
-
-static struct event *drain_tick;   /* freed after the loop ends */
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
