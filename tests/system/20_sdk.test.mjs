@@ -99,11 +99,17 @@ test('create -> get -> update (dry run, then real) -> deploy, each output valid'
   assert.equal(afterUpd.has_undeployed_changes, true);
   assert.ok(afterUpd.pending_changes.length >= 3);
 
+  // a deploy needs a sandbox test call first (recorded here directly; 70_gateway makes real ones)
+  const early = await call('endpoints_deploy', { endpoint: ep.id, dry_run: true });
+  assert.equal(early.error?.code, 'precondition_failed', JSON.stringify(early));
+  await psql(`UPDATE endpoints SET sandbox_test_calls = 1 WHERE id = '${ep.id}'`);
+  const afterCall = await call('endpoints_get', { endpoint: ep.id });
+
   // deploy dry run changes nothing
   const dryDeploy = await call('endpoints_deploy', { endpoint: ep.id, dry_run: true });
   assert.equal(dryDeploy.dry_run, true);
   assert.equal(dryDeploy.version, 1);
-  assert.deepEqual(await call('endpoints_get', { endpoint: ep.id }), afterUpd, 'the deploy dry run changed nothing');
+  assert.deepEqual(await call('endpoints_get', { endpoint: ep.id }), afterCall, 'the deploy dry run changed nothing');
 
   // deploy: production version 1 with the sandbox fields
   const dep = await call('endpoints_deploy', { endpoint: ep.slug, note: 'first release' });
