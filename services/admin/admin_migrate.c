@@ -4,7 +4,8 @@
  * each in its own transaction together with the row that records it. A
  * session advisory lock serialises concurrent runs (two replicas starting at
  * once), so each file is applied exactly once. Afterwards, if
- * DATABASE_WORKER_PASSWORD is set, the worker role gets that password.
+ * DATABASE_WORKER_PASSWORD (DATABASE_JOBS_PASSWORD) is set, the worker
+ * (jobs) role gets that password.
  *
  * Migration files must not contain BEGIN/COMMIT or statements that cannot run
  * inside a transaction (CREATE INDEX CONCURRENTLY).
@@ -208,17 +209,18 @@ static bool apply_one(PGconn *c, const char *dir, const struct migration *m)
     return ok;
 }
 
-/* Sets the worker role's password. The role name and password cannot be
- * bind parameters in ALTER ROLE, so the password is hashed here (SCRAM, so
- * the server and its logs never see it in clear) and both are escaped. */
-static bool set_worker_password(PGconn *c, const char *password)
+/* Sets a service role's password (tm_worker, tm_jobs). The role name and
+ * password cannot be bind parameters in ALTER ROLE, so the password is
+ * hashed here (SCRAM, so the server and its logs never see it in clear) and
+ * both are escaped. user_var names the variable that may rename the role. */
+static bool set_role_password(PGconn *c, const char *user_var, const char *default_user, const char *password)
 {
-    const char *user = getenv("DATABASE_WORKER_USER");
+    const char *user = getenv(user_var);
     if (user == NULL || user[0] == '\0')
-        user = "tm_worker";
+        user = default_user;
     char *hashed = PQencryptPasswordConn(c, password, user, NULL);
     if (hashed == NULL) {
-        fprintf(stderr, "3min: cannot hash the worker password: %s", PQerrorMessage(c));
+        fprintf(stderr, "3min: cannot hash the password of %s: %s", user, PQerrorMessage(c));
         return false;
     }
     char *ident = PQescapeIdentifier(c, user, strlen(user));
@@ -227,10 +229,10 @@ static bool set_worker_password(PGconn *c, const char *password)
     bool ok = false;
     if (ident != NULL && lit != NULL) {
         char *sql = xasprintf("ALTER ROLE %s PASSWORD %s", ident, lit);
-        ok = simple(c, "setting the worker role's password", sql);
+        ok = simple(c, "setting a service role's password", sql);
         free(sql);
     } else {
-        fprintf(stderr, "3min: cannot escape the worker role: %s", PQerrorMessage(c));
+        fprintf(stderr, "3min: cannot escape the role %s: %s", user, PQerrorMessage(c));
     }
     PQfreemem(ident);
     PQfreemem(lit);
@@ -286,7 +288,10 @@ int admin_migrate(PGconn *c)
     if (applied == 0)
         printf("schema is up to date (%ld migrations)\n", n);
     const char *pw = getenv("DATABASE_WORKER_PASSWORD");
-    if (pw != NULL && pw[0] != '\0' && !set_worker_password(c, pw))
+    if (pw != NULL && pw[0] != '\0' && !set_role_password(c, "DATABASE_WORKER_USER", "tm_worker", pw))
+        goto out;
+    pw = getenv("DATABASE_JOBS_PASSWORD");
+    if (pw != NULL && pw[0] != '\0' && !set_role_password(c, "DATABASE_JOBS_USER", "tm_jobs", pw))
         goto out;
     rc = ADMIN_OK;
 out:
