@@ -49,6 +49,8 @@ struct jobs_thread {
 };
 
 /* Sleeps up to ms, waking early when shutdown starts. */
+#define PRUNE_EVERY_MS (10 * 60 * 1000)
+
 static void nap(int ms)
 {
     for (int left = ms; left > 0 && !atomic_load(&stopping); left -= SLEEP_STEP_MS) {
@@ -67,12 +69,27 @@ static void ensure_partitions(struct db *db)
     PQclear(res);
 }
 
+/* Forgets applied request ids older than an hour (005_prune_applied_requests.sql),
+ * a batch at a time so the delete never holds locks for long. */
+static void prune_applied(struct db *db)
+{
+    for (int i = 0; i < 20 && !atomic_load(&stopping); i++) {
+        PGresult *res = db_query(db, "SELECT prune_applied_requests(interval '1 hour', 5000)", 0, NULL);
+        bool more = res && PQresultStatus(res) == PGRES_TUPLES_OK && atoi(PQgetvalue(res, 0, 0)) == 5000;
+        if (res && PQresultStatus(res) != PGRES_TUPLES_OK)
+            log_warn("pruning applied request ids failed: %s", PQresultErrorMessage(res));
+        PQclear(res);
+        if (!more)
+            break;
+    }
+}
+
 static void *jobs_run(void *arg)
 {
     struct jobs_thread *t = arg;
     struct db *db = db_new(t->jc->cfg);
     db_set_application_name(db, "jobs");
-    int64_t next_partitions = 0;
+    int64_t next_partitions = 0, next_prune = 0;
 
     while (!atomic_load(&stopping)) {
         if (!db_ensure(db)) {
@@ -82,6 +99,10 @@ static void *jobs_run(void *arg)
         if (t->index == 0 && mono_ms() >= next_partitions) {
             ensure_partitions(db);
             next_partitions = mono_ms() + PARTITIONS_EVERY_MS;
+        }
+        if (t->index == 1 && mono_ms() >= next_prune) {
+            prune_applied(db);
+            next_prune = mono_ms() + PRUNE_EVERY_MS;
         }
         int w = webhook_run_one(db, t->jc);
         int m = t->relay && !atomic_load(&stopping) ? mail_run_one(db, t->jc, t->relay) : 0;

@@ -22,9 +22,9 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import http from 'node:http';
 import net from 'node:net';
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import {
-  BIN_DIR, LOG_DIR, startSystem, accountWithKey, tool, run3min, psql, request, unique, sleep,
+  BIN_DIR, LOG_DIR, startSystem, accountWithKey, createAccount, tool, run3min, psql, request, unique, sleep,
 } from '../lib/system.mjs';
 
 let sys;
@@ -272,5 +272,29 @@ test('a burst of failed calls sends one call_failed e-mail to the account throug
   } finally {
     assert.deepEqual(await stopJobs(jobs), { code: 0, signal: null });
     await smtp.close();
+  }
+});
+
+test('bin/jobs forgets applied request ids older than an hour and keeps recent ones', async () => {
+  const acct = await createAccount('prune');
+  const [old, fresh] = [randomBytes(16).toString('hex'), randomBytes(16).toString('hex')];
+  await psql([
+    `INSERT INTO applied_requests (request_id, account_id, name, created_at) VALUES ('\\x${old}', '${acct.id}', 't', now() - interval '2 hours')`,
+    `INSERT INTO applied_requests (request_id, account_id, name) VALUES ('\\x${fresh}', '${acct.id}', 't')`,
+  ]);
+  const p = startJobs();
+  try {
+    const end = Date.now() + 20000;
+    for (;;) {
+      const left = await psql(`SELECT encode(request_id, 'hex') FROM applied_requests WHERE request_id IN ('\\x${old}', '\\x${fresh}')`);
+      if (!left.includes(old)) {
+        assert.deepEqual(left, [fresh]);
+        break;
+      }
+      if (Date.now() > end) throw new Error(`the old request id was not pruned\n${p.lines.slice(-15).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await stopJobs(p);
   }
 });
