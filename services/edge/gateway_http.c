@@ -383,11 +383,13 @@ static void add_cors(struct evhttp_request *req)
     evhttp_add_header(h, "Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate");
 }
 
+/* The same error shape as the worker's answers (docs/GATEWAY.md, "Answers"),
+ * so a client reads error.code whichever side refused. */
 static void reply_error(struct edge *e, struct evhttp_request *req, int status, const char *code,
                         const char *message)
 {
     add_cors(req);
-    json_t *b = json_pack("{s:s,s:s}", "error", code, "message", message);
+    json_t *b = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
     http_reply_json(e, req, status, b);
     json_decref(b);
 }
