@@ -480,6 +480,10 @@ static void on_reply(void *arg, enum dispatch_status status, const struct env_re
     json_object_foreach(headers, name, v) {
         if (reserved_header(name))
             continue;
+        /* The edge's bucket knows when this key gets its next token; the
+         * worker only knows that it was throttled. */
+        if (code == 429 && c->throttled && !strcasecmp(name, "Retry-After"))
+            continue;
         has_retry |= !strcasecmp(name, "Retry-After");
         has_challenge |= !strcasecmp(name, "WWW-Authenticate");
         evhttp_add_header(out, name, json_string_value(v));
