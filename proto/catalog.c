@@ -236,6 +236,173 @@
     "\"production_url\":{\"type\":\"string\"},"                                                 \
     "\"dry_run\":{\"type\":\"boolean\"}}}"
 
+/* ---- the gateway's tools: logs, stats, api_call ---- */
+
+#define ENDPOINT_REF_OUT                                                                                  \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"id\",\"slug\",\"name\"],"         \
+    "\"properties\":{\"id\":{\"type\":\"string\"},\"slug\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"}}}"
+
+#define LOG_ERROR_OUT                                                                                     \
+    "{\"type\":[\"object\",\"null\"],\"additionalProperties\":false,\"required\":[\"code\",\"message\"],"  \
+    "\"properties\":{\"code\":{\"type\":\"string\"},\"message\":{\"type\":\"string\"}}}"
+
+/* A date or date-time; the worker checks the calendar and the time zone rules. */
+#define TIME_IN                                                                                           \
+    "{\"type\":\"string\",\"minLength\":10,\"maxLength\":40,"                                             \
+    "\"pattern\":\"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9:.,]+([Zz]|[+-][0-9:]+)?)?$\"}"
+
+#define DATE_IN "{\"type\":\"string\",\"pattern\":\"^[0-9]{4}-[0-9]{2}-[0-9]{2}$\"}"
+
+#define RECORD_ID_IN "{\"type\":\"string\",\"pattern\":\"^rec_[0-9a-z]{1,40}$\"}"
+
+#define LOGS_LOOKUP_IN                                                                                    \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"endpoint\"],\"properties\":{"     \
+    "\"endpoint\":" ENDPOINT_REF_SCHEMA ","                                                               \
+    "\"log_id\":{\"type\":\"string\",\"pattern\":\"^[0-9a-fA-F-]{36}$\"},"                                \
+    "\"record_id\":" RECORD_ID_IN ","                                                                     \
+    "\"environment\":{\"type\":\"string\",\"enum\":[\"sandbox\",\"production\"]}}}"
+
+#define LOGS_LOOKUP_OUT                                                                                   \
+    "{\"type\":\"object\",\"additionalProperties\":false,"                                                \
+    "\"required\":[\"log_id\",\"endpoint\",\"environment\",\"method\",\"record_id\",\"status_code\","     \
+    "\"outcome\",\"error\",\"latency_ms\",\"caller\",\"collaboration_key_id\",\"ip\",\"created_at\","     \
+    "\"processed_at\",\"archived\",\"payload\",\"request_body\",\"request_truncated\",\"response_body\","  \
+    "\"response_truncated\",\"webhook\",\"record_history\"],\"properties\":{"                             \
+    "\"log_id\":{\"type\":\"string\"},"                                                                   \
+    "\"endpoint\":" ENDPOINT_REF_OUT ","                                                                  \
+    "\"environment\":{\"type\":\"string\",\"enum\":[\"sandbox\",\"production\"]},"                        \
+    "\"method\":{\"type\":\"string\"},"                                                                   \
+    "\"record_id\":{\"type\":[\"string\",\"null\"]},"                                                     \
+    "\"status_code\":{\"type\":\"integer\"},"                                                             \
+    "\"outcome\":{\"type\":\"string\",\"enum\":[\"success\",\"failed\"]},"                                \
+    "\"error\":" LOG_ERROR_OUT ","                                                                        \
+    "\"latency_ms\":{\"type\":\"integer\"},"                                                              \
+    "\"caller\":{\"type\":\"string\",\"enum\":[\"owner\",\"collaboration\",\"mcp\"]},"                    \
+    "\"collaboration_key_id\":{\"type\":[\"string\",\"null\"]},"                                          \
+    "\"ip\":{\"type\":[\"string\",\"null\"]},"                                                            \
+    "\"created_at\":{\"type\":\"string\"},"                                                               \
+    "\"processed_at\":{\"type\":[\"string\",\"null\"]},"                                                  \
+    "\"archived\":{\"type\":\"boolean\"},"                                                                \
+    "\"payload\":{\"type\":[\"object\",\"null\"]},"                                                       \
+    "\"request_body\":{\"description\":\"the JSON sent, or its text when it was not JSON or was cut\"},"  \
+    "\"request_truncated\":{\"type\":\"boolean\"},"                                                       \
+    "\"response_body\":{\"description\":\"the JSON answered, or its text when it was cut\"},"             \
+    "\"response_truncated\":{\"type\":\"boolean\"},"                                                      \
+    "\"webhook\":{\"type\":[\"object\",\"null\"],\"additionalProperties\":false,"                         \
+    "\"required\":[\"status\",\"attempts\",\"last_response_status\"],\"properties\":{"                    \
+    "\"status\":{\"type\":\"string\",\"enum\":[\"pending\",\"delivered\",\"failed\"]},"                   \
+    "\"attempts\":{\"type\":\"integer\"},"                                                                \
+    "\"last_response_status\":{\"type\":[\"integer\",\"null\"]}}},"                                       \
+    "\"record_history\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"additionalProperties\":false," \
+    "\"required\":[\"log_id\",\"method\",\"status_code\",\"outcome\",\"created_at\"],\"properties\":{"    \
+    "\"log_id\":{\"type\":\"string\"},\"method\":{\"type\":\"string\"},"                                  \
+    "\"status_code\":{\"type\":\"integer\"},\"outcome\":{\"type\":\"string\"},"                           \
+    "\"created_at\":{\"type\":\"string\"}}}}}}"
+
+#define LOGS_SEARCH_IN                                                                                    \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"                                \
+    "\"endpoint\":" ENDPOINT_REF_SCHEMA ","                                                               \
+    "\"environment\":{\"type\":\"string\",\"enum\":[\"sandbox\",\"production\",\"all\"]},"                \
+    "\"query\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":500},"                                  \
+    "\"status\":{\"type\":\"string\",\"enum\":[\"success\",\"failed\",\"all\"]},"                         \
+    "\"status_code\":{\"type\":\"integer\",\"minimum\":100,\"maximum\":599},"                             \
+    "\"method\":{\"type\":\"string\",\"enum\":[\"GET\",\"POST\",\"PUT\",\"DELETE\"]},"                    \
+    "\"from\":" TIME_IN ","                                                                               \
+    "\"to\":" TIME_IN ","                                                                                 \
+    "\"date_basis\":{\"type\":\"string\",\"enum\":[\"created_at\",\"processed_at\"]},"                    \
+    "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100},"                                     \
+    "\"cursor\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":200}}}"
+
+#define LOGS_SEARCH_OUT                                                                                   \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"items\",\"next_cursor\",\"window\"]," \
+    "\"properties\":{"                                                                                    \
+    "\"items\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"additionalProperties\":false,"        \
+    "\"required\":[\"log_id\",\"record_id\",\"endpoint\",\"environment\",\"method\",\"status_code\","     \
+    "\"outcome\",\"error\",\"latency_ms\",\"caller\",\"created_at\",\"payload_preview\"],\"properties\":{" \
+    "\"log_id\":{\"type\":\"string\"},"                                                                   \
+    "\"record_id\":{\"type\":[\"string\",\"null\"]},"                                                     \
+    "\"endpoint\":" ENDPOINT_REF_OUT ","                                                                  \
+    "\"environment\":{\"type\":\"string\",\"enum\":[\"sandbox\",\"production\"]},"                        \
+    "\"method\":{\"type\":\"string\"},"                                                                   \
+    "\"status_code\":{\"type\":\"integer\"},"                                                             \
+    "\"outcome\":{\"type\":\"string\",\"enum\":[\"success\",\"failed\"]},"                                \
+    "\"error\":" LOG_ERROR_OUT ","                                                                        \
+    "\"latency_ms\":{\"type\":\"integer\"},"                                                              \
+    "\"caller\":{\"type\":\"string\",\"enum\":[\"owner\",\"collaboration\",\"mcp\"]},"                    \
+    "\"created_at\":{\"type\":\"string\"},"                                                               \
+    "\"payload_preview\":{\"type\":[\"string\",\"null\"],\"maxLength\":300}}}},"                          \
+    "\"next_cursor\":{\"type\":[\"string\",\"null\"]},"                                                   \
+    "\"window\":{\"type\":\"object\",\"additionalProperties\":false,"                                     \
+    "\"required\":[\"from\",\"to\",\"tz\",\"date_basis\"],\"properties\":{"                               \
+    "\"from\":{\"type\":\"string\"},\"to\":{\"type\":\"string\"},\"tz\":{\"type\":\"string\"},"           \
+    "\"date_basis\":{\"type\":\"string\",\"enum\":[\"created_at\",\"processed_at\"]}}}}}"
+
+#define STATS_COUNTS_PROPS                                                                                \
+    "\"calls\":{\"type\":\"integer\",\"minimum\":0},"                                                     \
+    "\"success\":{\"type\":\"integer\",\"minimum\":0},"                                                   \
+    "\"failed\":{\"type\":\"integer\",\"minimum\":0},"                                                    \
+    "\"avg_latency_ms\":{\"type\":[\"number\",\"null\"]}"
+
+#define STATS_IN                                                                                          \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"                                \
+    "\"endpoint\":" ENDPOINT_REF_SCHEMA ","                                                               \
+    "\"environment\":{\"type\":\"string\",\"enum\":[\"sandbox\",\"production\",\"all\"]},"                \
+    "\"month\":{\"type\":\"string\",\"pattern\":\"^[0-9]{4}-[0-9]{2}$\"},"                                \
+    "\"from\":" DATE_IN ","                                                                               \
+    "\"to\":" DATE_IN ","                                                                                 \
+    "\"granularity\":{\"type\":\"string\",\"enum\":[\"day\",\"month\"]}}}"
+
+#define STATS_OUT                                                                                         \
+    "{\"type\":\"object\",\"additionalProperties\":false,"                                                \
+    "\"required\":[\"period\",\"totals\",\"daily\",\"by_endpoint\",\"by_collaboration_key\"],"            \
+    "\"properties\":{"                                                                                    \
+    "\"period\":{\"type\":\"object\",\"additionalProperties\":false,"                                     \
+    "\"required\":[\"from\",\"to\",\"tz\",\"granularity\",\"environment\"],\"properties\":{"              \
+    "\"from\":{\"type\":\"string\"},\"to\":{\"type\":\"string\"},\"tz\":{\"type\":\"string\"},"           \
+    "\"granularity\":{\"type\":\"string\",\"enum\":[\"day\",\"month\"]},"                                 \
+    "\"environment\":{\"type\":\"string\",\"enum\":[\"sandbox\",\"production\",\"all\"]}}},"              \
+    "\"totals\":{\"type\":\"object\",\"additionalProperties\":false,"                                     \
+    "\"required\":[\"calls\",\"success\",\"failed\",\"avg_latency_ms\"],\"properties\":{" STATS_COUNTS_PROPS "}}," \
+    "\"daily\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"additionalProperties\":false,"        \
+    "\"required\":[\"day\",\"calls\",\"success\",\"failed\",\"avg_latency_ms\"],\"properties\":{"         \
+    "\"day\":{\"type\":\"string\"}," STATS_COUNTS_PROPS "}}},"                                            \
+    "\"by_endpoint\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"additionalProperties\":false,"  \
+    "\"required\":[\"endpoint\",\"calls\",\"success\",\"failed\",\"avg_latency_ms\"],\"properties\":{"    \
+    "\"endpoint\":" ENDPOINT_REF_OUT "," STATS_COUNTS_PROPS "}}},"                                        \
+    "\"by_collaboration_key\":{\"type\":\"array\",\"items\":{\"type\":\"object\","                        \
+    "\"additionalProperties\":false,"                                                                     \
+    "\"required\":[\"collaboration_key_id\",\"name\",\"calls\",\"success\",\"failed\",\"avg_latency_ms\"]," \
+    "\"properties\":{\"collaboration_key_id\":{\"type\":[\"string\",\"null\"]},"                          \
+    "\"name\":{\"type\":[\"string\",\"null\"]}," STATS_COUNTS_PROPS "}}}}}"
+
+#define API_CALL_IN                                                                                       \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"endpoint\",\"method\"],"         \
+    "\"properties\":{"                                                                                    \
+    "\"endpoint\":" ENDPOINT_REF_SCHEMA ","                                                               \
+    "\"method\":{\"type\":\"string\",\"enum\":[\"GET\",\"POST\",\"PUT\",\"DELETE\"]},"                    \
+    "\"environment\":{\"type\":\"string\",\"enum\":[\"sandbox\",\"production\"]},"                        \
+    "\"record_id\":" RECORD_ID_IN ","                                                                     \
+    "\"body\":{\"type\":\"object\"},"                                                                     \
+    "\"search\":{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"q\"],\"properties\":{" \
+    "\"q\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":500},"                                      \
+    "\"from\":{\"type\":\"string\",\"maxLength\":40},"                                                    \
+    "\"to\":{\"type\":\"string\",\"maxLength\":40}}},"                                                    \
+    "\"cursor\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":200},"                                 \
+    "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":30}}}"
+
+#define API_CALL_OUT                                                                                      \
+    "{\"type\":\"object\",\"additionalProperties\":false,"                                                \
+    "\"required\":[\"request\",\"response\",\"log_id\",\"latency_ms\"],\"properties\":{"                  \
+    "\"request\":{\"type\":\"object\",\"additionalProperties\":false,"                                    \
+    "\"required\":[\"method\",\"url\",\"environment\"],\"properties\":{"                                  \
+    "\"method\":{\"type\":\"string\"},\"url\":{\"type\":\"string\"},"                                     \
+    "\"environment\":{\"type\":\"string\",\"enum\":[\"sandbox\",\"production\"]}}},"                      \
+    "\"response\":{\"type\":\"object\",\"additionalProperties\":false,"                                   \
+    "\"required\":[\"status\",\"headers\",\"body\"],\"properties\":{"                                     \
+    "\"status\":{\"type\":\"integer\"},\"headers\":{\"type\":\"object\"},\"body\":{\"type\":\"object\"}}}," \
+    "\"log_id\":{\"type\":[\"string\",\"null\"]},"                                                        \
+    "\"latency_ms\":{\"type\":\"integer\",\"minimum\":0}}}"
+
 struct tool_def catalog_tools[] = {
     {
         .name = "help",
@@ -339,6 +506,77 @@ struct tool_def catalog_tools[] = {
         .output_schema = DEPLOY_OUT,
         .read_only = false, .destructive = false, .idempotent = false, .open_world = false,
         .scope = SCOPE_WRITE,
+        .op = ENV_OP_TOOL,
+    },
+    {
+        .name = "logs_lookup",
+        .title = "Look up a call log entry",
+        .description =
+            "Returns one gateway call log entry in full: method, record id, status code, outcome, error {code, "
+            "message}, latency, caller (owner key, collaboration key or mcp), IP, received and processed times, "
+            "the request and response bodies (up to 16 KB each), the webhook delivery {status, attempts, "
+            "last_response_status}, and the other calls of the same record (record_history). endpoint is the "
+            "endpoint's id, slug or name. Give exactly one of log_id (from logs_search or api_call) or record_id "
+            "(rec_...: the record's latest call). environment narrows a record_id lookup to sandbox or production. "
+            "Archived entries have archived: true and null bodies. Missing entries are not_found.",
+        .input_schema = LOGS_LOOKUP_IN,
+        .output_schema = LOGS_LOOKUP_OUT,
+        .read_only = true, .destructive = false, .idempotent = true, .open_world = false,
+        .scope = SCOPE_READ,
+        .op = ENV_OP_TOOL,
+    },
+    {
+        .name = "logs_search",
+        .title = "Search call logs",
+        .description =
+            "Searches the gateway call logs of the user's endpoints, newest first. All filters are optional: "
+            "endpoint (id, slug or name; omit for every endpoint), environment (sandbox, production or all; "
+            "default all), query (words in web-search syntax: \"exact phrase\", -word, or; matched against record "
+            "ids, error codes and messages and the body's text), status (success, failed or all), status_code, "
+            "method, from and to (ISO dates or date-times; a date or a time without offset is in the account's "
+            "time zone, and a date `to` includes that whole day), date_basis (created_at or processed_at). The "
+            "window defaults to the last 7 days and may be at most 93 days. limit 1-100 (default 20); cursor is "
+            "the next_cursor of the previous page. Returns {items [{log_id, record_id, endpoint, method, "
+            "status_code, outcome, error, latency_ms, caller, created_at, payload_preview}], next_cursor, window}. "
+            "Use logs_lookup for one entry in full.",
+        .input_schema = LOGS_SEARCH_IN,
+        .output_schema = LOGS_SEARCH_OUT,
+        .read_only = true, .destructive = false, .idempotent = true, .open_world = false,
+        .scope = SCOPE_READ,
+        .op = ENV_OP_TOOL,
+    },
+    {
+        .name = "stats",
+        .title = "Call statistics",
+        .description =
+            "Counts gateway calls: totals {calls, success, failed, avg_latency_ms}, a series per day (or per "
+            "month with granularity: month; every day of the period is listed), and the split by endpoint and by "
+            "collaboration key (the owner's row covers the owner key and api_call). Optional: endpoint (id, slug "
+            "or name), environment (production by default; sandbox or all), and either month (YYYY-MM) or from/to "
+            "(dates, inclusive; to defaults to today, from to 30 days before to); with neither, the current "
+            "month. Days are UTC days (period.tz). The 30-day billing period is not the calendar month.",
+        .input_schema = STATS_IN,
+        .output_schema = STATS_OUT,
+        .read_only = true, .destructive = false, .idempotent = true, .open_world = false,
+        .scope = SCOPE_READ,
+        .op = ENV_OP_TOOL,
+    },
+    {
+        .name = "api_call",
+        .title = "Call an API endpoint",
+        .description =
+            "Sends a request to one of the user's endpoints through the real gateway, as the owner (no key "
+            "needed), and returns what an app would get. method: POST creates a record from body (a JSON object), "
+            "GET lists records (cursor, limit 1-30), reads one (record_id) or searches (search {q, from?, to?}), "
+            "PUT replaces a record (record_id and body), DELETE deletes a record (record_id; never the endpoint). "
+            "environment defaults to sandbox; a sandbox call is the test a first deploy needs. Write to "
+            "production only when the user asks. The call is logged (caller mcp) and counted like any call. "
+            "Returns {request {method, url, environment}, response {status, headers, body}, log_id, latency_ms}: "
+            "gateway errors such as 400 missing_required_fields are in response, not tool errors.",
+        .input_schema = API_CALL_IN,
+        .output_schema = API_CALL_OUT,
+        .read_only = false, .destructive = true, .idempotent = false, .open_world = true,
+        .scope = SCOPE_EXECUTE,
         .op = ENV_OP_TOOL,
     },
 };

@@ -39,6 +39,7 @@
 #include "services/worker/auth_oauth.h"
 #include "services/worker/cimd_fetch.h"
 #include "services/worker/gateway.h"
+#include "services/worker/tool_logs.h"
 
 static const struct tool_handler handlers[] = {
     {"help", tool_help},
@@ -47,6 +48,10 @@ static const struct tool_handler handlers[] = {
     {"endpoints_create", tool_endpoints_create},
     {"endpoints_update", tool_endpoints_update},
     {"endpoints_deploy", tool_endpoints_deploy},
+    {"logs_lookup", tool_logs_lookup},
+    {"logs_search", tool_logs_search},
+    {"stats", tool_stats},
+    {"api_call", tool_api_call},
 };
 
 tool_fn dispatch_handler(const char *tool_name)
