@@ -382,7 +382,8 @@
     "\"method\":{\"type\":\"string\",\"enum\":[\"GET\",\"POST\",\"PUT\",\"DELETE\"]},"                    \
     "\"environment\":{\"type\":\"string\",\"enum\":[\"sandbox\",\"production\"]},"                        \
     "\"record_id\":" RECORD_ID_IN ","                                                                     \
-    "\"body\":{\"type\":\"object\"},"                                                                     \
+    "\"body\":{\"type\":\"object\",\"additionalProperties\":true,"                                       \
+    "\"description\":\"the record: any JSON object; the gateway checks it against the fields\"},"             \
     "\"search\":{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"q\"],\"properties\":{" \
     "\"q\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":500},"                                      \
     "\"from\":{\"type\":\"string\",\"maxLength\":40},"                                                    \

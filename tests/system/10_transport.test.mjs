@@ -264,7 +264,9 @@ test('modern initialize is not a method (2026-07-28 replaced it with server/disc
 
 // ---- tools ----
 
-const EXPECTED_TOOLS = ['help', 'endpoints_list', 'endpoints_get', 'endpoints_create', 'endpoints_update', 'endpoints_deploy'];
+const EXPECTED_TOOLS = ['help', 'endpoints_list', 'endpoints_get', 'endpoints_create', 'endpoints_update', 'endpoints_deploy',
+  'logs_lookup', 'logs_search', 'stats', 'api_call'];
+const READ_ONLY_TOOLS = ['help', 'endpoints_list', 'endpoints_get', 'logs_lookup', 'logs_search', 'stats'];
 
 test('29: every tool has a valid name, description, object inputSchema, title and the four annotations', async () => {
   for (const era of ['legacy', 'modern']) {
@@ -280,7 +282,7 @@ test('29: every tool has a valid name, description, object inputSchema, title an
       for (const h of ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint']) {
         assert.equal(typeof t.annotations[h], 'boolean', `${t.name}.${h}`);
       }
-      assert.equal(t.annotations.readOnlyHint, ['help', 'endpoints_list', 'endpoints_get'].includes(t.name), t.name);
+      assert.equal(t.annotations.readOnlyHint, READ_ONLY_TOOLS.includes(t.name), t.name);
     }
   }
 });

@@ -43,9 +43,11 @@ static void test_catalog_has_the_foundation_tools(void **state)
 {
     (void)state;
     static const char *const names[] = {"help",          "endpoints_list",   "endpoints_get",
-                                        "endpoints_create", "endpoints_update", "endpoints_deploy"};
+                                        "endpoints_create", "endpoints_update", "endpoints_deploy",
+                                        "logs_lookup",   "logs_search",      "stats",
+                                        "api_call"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) tool(names[i]);
-    assert_int_equal(catalog_tool_count, 6);
+    assert_int_equal(catalog_tool_count, 10);
     assert_null(catalog_find("endpoints_delete"));
     assert_null(catalog_find(""));
     assert_null(catalog_find(NULL));
@@ -93,13 +95,15 @@ static void test_every_schema_is_an_object_schema_jschema_accepts(void **state)
 }
 
 /* Every object in an input schema closes its properties, so an argument a
- * tool does not know is rejected instead of silently ignored. */
+ * tool does not know is rejected instead of silently ignored. The one
+ * exception must say so explicitly (additionalProperties: true): data passed
+ * through rather than arguments, like api_call's record body. */
 static void assert_closed_objects(const char *tool, const json_t *s)
 {
     if (json_is_object(s)) {
         json_t *type = json_object_get(s, "type");
         if (json_is_string(type) && strcmp(json_string_value(type), "object") == 0 &&
-            !json_is_false(json_object_get(s, "additionalProperties")))
+            !json_is_boolean(json_object_get(s, "additionalProperties")))
             fail_msg("%s: an object schema lacks additionalProperties:false", tool);
         const char *k;
         json_t *v;
@@ -122,7 +126,8 @@ static void test_every_write_tool_needs_write_scope(void **state)
     (void)state;
     for (size_t i = 0; i < catalog_tool_count; i++) {
         const struct tool_def *t = &catalog_tools[i];
-        if (!t->read_only) assert_int_equal(t->scope, SCOPE_WRITE);
+        /* Calls to the user's own endpoints (api_call) need execute; other writes need write. */
+        if (!t->read_only) assert_int_equal(t->scope, strcmp(t->name, "api_call") ? SCOPE_WRITE : SCOPE_EXECUTE);
         else assert_int_equal(t->scope, SCOPE_READ);
     }
     assert_int_equal(tool("endpoints_create")->scope, SCOPE_WRITE);
@@ -136,21 +141,26 @@ static void test_annotations_match_what_each_tool_does(void **state)
     (void)state;
     static const struct {
         const char *name;
-        bool ro, de, id;
+        bool ro, de, id, ow;
     } want[] = {
-        {"help", true, false, true},
-        {"endpoints_list", true, false, true},
-        {"endpoints_get", true, false, true},
-        {"endpoints_create", false, false, false},
-        {"endpoints_update", false, false, true},
-        {"endpoints_deploy", false, false, false},
+        {"help", true, false, true, false},
+        {"endpoints_list", true, false, true, false},
+        {"endpoints_get", true, false, true, false},
+        {"endpoints_create", false, false, false, false},
+        {"endpoints_update", false, false, true, false},
+        {"endpoints_deploy", false, false, false, false},
+        {"logs_lookup", true, false, true, false},
+        {"logs_search", true, false, true, false},
+        {"stats", true, false, true, false},
+        /* api_call writes and deletes records and fires webhooks to the outside. */
+        {"api_call", false, true, false, true},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         const struct tool_def *t = tool(want[i].name);
         assert_int_equal(t->read_only, want[i].ro);
         assert_int_equal(t->destructive, want[i].de);
         assert_int_equal(t->idempotent, want[i].id);
-        assert_false(t->open_world);
+        assert_int_equal(t->open_world, want[i].ow);
     }
 }
 
