@@ -117,7 +117,7 @@ enum logs_time_kind logs_time_parse(const char *s, char *out, size_t cap)
     }
     if (hh > 23 || mi > 59 || ss > 59)
         return LOGS_TIME_INVALID;
-    char base[40];
+    char base[80];   /* 26 characters at most; room for the compiler's worst case */
     snprintf(base, sizeof base, "%04d-%02d-%02d %02d:%02d:%02d%s%s", y, mo, d, hh, mi, ss, frac[0] ? "." : "", frac);
     if (*p == '\0') {
         snprintf(out, cap, "%s", base);
