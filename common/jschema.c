@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "common/util.h"
 
 #define PATH_CAP 256     /* longer paths are cut with "..." */
@@ -780,14 +781,6 @@ static int num_cmp(const json_t *a, const json_t *b)
     }
     double x = json_number_value(a), y = json_number_value(b);
     return (x > y) - (x < y);
-}
-
-static size_t utf8_count(const char *s, size_t n)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        k += ((unsigned char)s[i] & 0xc0) != 0x80;
-    return k;
 }
 
 static bool v_string(const json_t *s, const json_t *v, struct ctx *c)

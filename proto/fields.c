@@ -15,6 +15,7 @@
  */
 #include "proto/fields.h"
 #include "common/util.h"
+#include "common/utf8.h"
 
 #include <ctype.h>
 #include <regex.h>
@@ -392,14 +393,6 @@ json_t *fields_diff(const json_t *before, const json_t *after)
 
 /* ---- record validation ---- */
 
-static size_t utf8_length(const char *s, size_t n)
-{
-    size_t cps = 0;
-    for (size_t i = 0; i < n; i++)
-        if (((unsigned char)s[i] & 0xC0) != 0x80) cps++;
-    return cps;
-}
-
 static bool is_digits(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -504,7 +497,7 @@ static void check_rules(json_t *problems, const char *name, const char *type, co
     if (strcmp(type, "string") == 0) {
         const char *s = json_string_value(v);
         size_t n = json_string_length(v);
-        size_t cps = utf8_length(s, n);
+        size_t cps = utf8_count(s, n);
         json_t *minl = json_object_get(rules, "min_length");
         json_t *maxl = json_object_get(rules, "max_length");
         if (json_is_integer(minl) && (json_int_t)cps < json_integer_value(minl)) {

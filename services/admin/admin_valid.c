@@ -6,18 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "proto/catalog.h"
 #include "services/admin/admin.h"
-
-/* Counts UTF-8 code points; continuation bytes (10xxxxxx) do not start one. */
-static size_t utf8_chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            n++;
-    return n;
-}
 
 static bool has_control(const char *s)
 {
@@ -54,7 +45,7 @@ const char *admin_check_password(const char *password)
 {
     if (strlen(password) > ADMIN_PASSWORD_MAX)
         return "the password is longer than 1024 bytes";
-    if (utf8_chars(password) < ADMIN_PASSWORD_MIN)
+    if (utf8_count(password, strlen(password)) < ADMIN_PASSWORD_MIN)
         return "the password must have at least 10 characters";
     return NULL;
 }
@@ -74,7 +65,7 @@ const char *admin_check_key_name(const char *name)
         return "the key name is empty";
     if (has_control(name))
         return "the key name contains control characters";
-    if (strlen(name) > 4 * ADMIN_KEY_NAME_MAX || utf8_chars(name) > ADMIN_KEY_NAME_MAX)
+    if (strlen(name) > 4 * ADMIN_KEY_NAME_MAX || utf8_count(name, strlen(name)) > ADMIN_KEY_NAME_MAX)
         return "the key name is longer than 64 characters";
     return NULL;
 }

@@ -33,6 +33,7 @@
 #include "common/log.h"
 #include "common/strbuf.h"
 #include "common/util.h"
+#include "common/utf8.h"
 #include "proto/fields.h"
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
@@ -86,39 +87,6 @@ void gateway_record_id(int64_t ms, const uint8_t rnd[10], char out[GW_RECORD_ID_
     out[GW_RECORD_ID_LEN] = '\0';
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    unsigned cp = c & (0xff >> (len + 1));
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 char *gateway_clip_text(const char *s, size_t n, size_t max, bool *truncated)
 {
     size_t cap = n < max ? n : max;
@@ -126,7 +94,7 @@ char *gateway_clip_text(const char *s, size_t n, size_t max, bool *truncated)
     size_t o = 0, i = 0;
     const unsigned char *u = (const unsigned char *)s;
     while (i < n) {
-        size_t len = utf8_seq(u + i, n - i);
+        size_t len = utf8_seq_len(u + i, n - i);
         if (len == 0 || u[i] == 0) {
             if (o + 1 > cap)
                 break;

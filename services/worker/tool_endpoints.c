@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "common/strbuf.h"
 #include "common/util.h"
+#include "common/utf8.h"
 #include "proto/fields.h"
 #include "services/worker/dispatch.h"
 #include "services/worker/gateway.h"
@@ -525,16 +526,6 @@ static void slug_from_name(const char *name, char *out, size_t max)
         snprintf(out, max + 1, "endpoint");
 }
 
-/* Length in code points (the unit of the schema and of the database checks). */
-static size_t utf8_chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xc0) != 0x80)
-            n++;
-    return n;
-}
-
 /* A name must show something: 1-64 characters, not blank, no control characters. */
 static bool name_ok(const char *name)
 {
@@ -545,12 +536,12 @@ static bool name_ok(const char *name)
         if (*s != ' ')
             visible = true;
     }
-    return visible && utf8_chars(name) <= 64;
+    return visible && utf8_count(name, strlen(name)) <= 64;
 }
 
 static bool description_ok(const char *d)
 {
-    return utf8_chars(d) <= 500;
+    return utf8_count(d, strlen(d)) <= 500;
 }
 
 static enum tm_error check_name_free(struct tool_ctx *ctx, const char *name, const char *except_id)

@@ -29,6 +29,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "common/utf8.h"
 
 /* ISO 8601 in UTC with milliseconds, as every tool shows times. */
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
@@ -230,37 +231,11 @@ bool logs_cursor_decode(const char *cursor, char micros[24], char log_id[40])
     return true;
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0; a NUL byte
+ * is not text here (it becomes '?' in a preview). */
 static size_t utf8_len(const unsigned char *s, size_t n)
 {
-    unsigned c = s[0];
-    size_t len;
-    unsigned min;
-    if (c < 0x80)
-        return c ? 1 : 0;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    unsigned cp = c & (0xff >> (len + 1));
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
+    return s[0] ? utf8_seq_len(s, n) : 0;
 }
 
 char *logs_preview(const char *s, size_t n, size_t max_chars)
