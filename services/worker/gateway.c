@@ -35,6 +35,7 @@
 #include "common/util.h"
 #include "common/utf8.h"
 #include "proto/fields.h"
+#include "services/worker/cursor.h"
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 #define LIST_BYTES_MAX (1u << 20)   /* a list answer stops growing past 1 MiB (the envelope holds 2) */
@@ -160,10 +161,7 @@ char *gateway_search_text(const json_t *fields, const json_t *payload)
 
 char *gateway_cursor_encode(const char *micros, const char *record_id)
 {
-    char *raw = xasprintf("%s:%s", micros, record_id);
-    char *enc = b64url_encode(raw, strlen(raw));
-    free(raw);
-    return enc;
+    return cursor_encode(micros, record_id);
 }
 
 static bool is_record_id(const char *s)
@@ -177,30 +175,15 @@ static bool is_record_id(const char *s)
     return true;
 }
 
+_Static_assert(CURSOR_ID_MAX + 1 <= 48, "a record id from a cursor fits record_id[48]");
+
 bool gateway_cursor_decode(const char *cursor, char micros[24], char record_id[48])
 {
-    char buf[96];
-    size_t clen = strlen(cursor);
-    if (clen == 0 || clen > 120)
+    char m[24], id[CURSOR_ID_MAX + 1];
+    if (!cursor_decode(cursor, m, id) || !is_record_id(id))
         return false;
-    long n = b64url_decode(cursor, clen, buf, sizeof buf - 1);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    if (strlen(buf) != (size_t)n)
-        return false;
-    char *colon = strchr(buf, ':');
-    if (!colon || colon == buf || colon - buf > 19)
-        return false;
-    *colon = '\0';
-    long long v;
-    for (const char *d = buf; *d; d++)
-        if (!isdigit((unsigned char)*d))
-            return false;
-    if (!parse_int(buf, 0, 4000000000000000000LL, &v) || !is_record_id(colon + 1))
-        return false;
-    snprintf(micros, 24, "%lld", v);
-    snprintf(record_id, 48, "%s", colon + 1);
+    memcpy(micros, m, sizeof m);
+    memcpy(record_id, id, strlen(id) + 1);
     return true;
 }
 

@@ -28,6 +28,7 @@
 #include "common/util.h"
 #include "common/utf8.h"
 #include "proto/fields.h"
+#include "services/worker/cursor.h"
 #include "services/worker/dispatch.h"
 #include "services/worker/gateway.h"
 
@@ -288,29 +289,14 @@ static const char SQL_LIST[] =
     "JOIN endpoint_configs p ON p.endpoint_id = e.id AND p.environment = 'production' AND p.account_id = $1::uuid "
     "ORDER BY e.created_at DESC, e.id DESC";
 
-/* A cursor is base64url of "<created_at epoch microseconds>:<uuid>" of the
- * last item of the previous page. */
-static bool cursor_decode(const char *c, char micros[24], char id[40])
+/* The cursor (cursor.h) of the last item of the previous page; its id is an endpoint uuid. */
+static bool cursor_decode_uuid(const char *c, char micros[24], char id[40])
 {
-    char buf[96];
-    long n = b64url_decode(c, strlen(c), buf, sizeof buf - 1);
-    if (n <= 0)
+    char m[24], raw[CURSOR_ID_MAX + 1];
+    if (!cursor_decode(c, m, raw) || !is_uuid(raw))
         return false;
-    buf[n] = '\0';
-    if (strlen(buf) != (size_t)n)
-        return false;   /* embedded NUL */
-    char *colon = strchr(buf, ':');
-    if (!colon || colon == buf || colon - buf > 20)
-        return false;
-    *colon = '\0';
-    for (const char *d = buf; *d; d++)
-        if (!isdigit((unsigned char)*d))
-            return false;
-    long long v;
-    if (!parse_int(buf, 0, 1000000000000000000LL, &v) || !is_uuid(colon + 1))
-        return false;
-    snprintf(micros, 24, "%lld", v);
-    snprintf(id, 40, "%s", colon + 1);
+    memcpy(micros, m, sizeof m);
+    memcpy(id, raw, 37);   /* a uuid: 36 characters */
     return true;
 }
 
@@ -379,7 +365,7 @@ enum tm_error tool_endpoints_list(struct tool_ctx *ctx, const json_t *args, json
 
     char micros[24], cid[40];
     const char *cursor = json_string_value(json_object_get(args, "cursor"));
-    if (cursor && !cursor_decode(cursor, micros, cid))
+    if (cursor && !cursor_decode_uuid(cursor, micros, cid))
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL,
                          "cursor is not valid; pass the next_cursor of a previous page");
 
@@ -426,10 +412,8 @@ enum tm_error tool_endpoints_list(struct tool_ctx *ctx, const json_t *args, json
     }
     sb_append_str(&b, "],\"next_cursor\":");
     if (rows > limit && shown > 0) {
-        char *raw = xasprintf("%s:%s", PQgetvalue(res, shown - 1, 11), PQgetvalue(res, shown - 1, 0));
-        char *enc = b64url_encode(raw, strlen(raw));
+        char *enc = cursor_encode(PQgetvalue(res, shown - 1, 11), PQgetvalue(res, shown - 1, 0));
         sb_append_json_string(&b, enc, strlen(enc));
-        free(raw);
         free(enc);
     } else {
         sb_append_str(&b, "null");

@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "common/utf8.h"
+#include "services/worker/cursor.h"
 
 /* ISO 8601 in UTC with milliseconds, as every tool shows times. */
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
@@ -198,36 +199,16 @@ static bool is_uuid(const char *s)
 
 char *logs_cursor_encode(const char *micros, const char *log_id)
 {
-    char *raw = xasprintf("%s:%s", micros, log_id);
-    char *enc = b64url_encode(raw, strlen(raw));
-    free(raw);
-    return enc;
+    return cursor_encode(micros, log_id);
 }
 
 bool logs_cursor_decode(const char *cursor, char micros[24], char log_id[40])
 {
-    char buf[96];
-    size_t clen = cursor ? strlen(cursor) : 0;
-    if (clen == 0 || clen > 120)
+    char m[24], id[CURSOR_ID_MAX + 1];
+    if (!cursor_decode(cursor, m, id) || !is_uuid(id))
         return false;
-    long n = b64url_decode(cursor, clen, buf, sizeof buf - 1);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    if (strlen(buf) != (size_t)n)
-        return false;   /* embedded NUL */
-    char *colon = strchr(buf, ':');
-    if (!colon || colon == buf || colon - buf > 19)
-        return false;
-    *colon = '\0';
-    for (const char *d = buf; *d; d++)
-        if (!isdigit((unsigned char)*d))
-            return false;
-    long long v;
-    if (!parse_int(buf, 0, 4000000000000000000LL, &v) || !is_uuid(colon + 1))
-        return false;
-    snprintf(micros, 24, "%lld", v);
-    snprintf(log_id, 40, "%s", colon + 1);
+    memcpy(micros, m, sizeof m);
+    memcpy(log_id, id, 37);   /* a uuid: 36 characters */
     return true;
 }
 
