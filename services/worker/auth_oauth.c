@@ -713,19 +713,28 @@ static enum tm_error redeem(struct tool_ctx *ctx, const json_t *args, json_t **r
     return code;
 }
 
-enum tm_error auth_oauth_redeem_code(struct tool_ctx *ctx, const json_t *args, json_t **result)
+/* Runs one token step in its own transaction: the step says whether its
+ * writes stand (commit), and a result is dropped when the transaction fails,
+ * so no token goes out that the database does not hold. */
+static enum tm_error in_transaction(struct tool_ctx *ctx, const json_t *args, json_t **result,
+                                    enum tm_error (*step)(struct tool_ctx *, const json_t *, json_t **, bool *))
 {
     enum tm_error code = auth_tx_begin(ctx);
     if (code != TM_OK)
         return code;
     bool commit = false;
-    code = redeem(ctx, args, result, &commit);
+    code = step(ctx, args, result, &commit);
     code = auth_tx_end(ctx, code, commit);
     if (code != TM_OK && *result) {
         json_decref(*result);
         *result = NULL;
     }
     return code;
+}
+
+enum tm_error auth_oauth_redeem_code(struct tool_ctx *ctx, const json_t *args, json_t **result)
+{
+    return in_transaction(ctx, args, result, redeem);
 }
 
 static enum tm_error refresh(struct tool_ctx *ctx, const json_t *args, json_t **result, bool *commit)
@@ -812,17 +821,7 @@ static enum tm_error refresh(struct tool_ctx *ctx, const json_t *args, json_t **
 
 enum tm_error auth_oauth_refresh(struct tool_ctx *ctx, const json_t *args, json_t **result)
 {
-    enum tm_error code = auth_tx_begin(ctx);
-    if (code != TM_OK)
-        return code;
-    bool commit = false;
-    code = refresh(ctx, args, result, &commit);
-    code = auth_tx_end(ctx, code, commit);
-    if (code != TM_OK && *result) {
-        json_decref(*result);
-        *result = NULL;
-    }
-    return code;
+    return in_transaction(ctx, args, result, refresh);
 }
 
 static const char SQL_RT_OWNER[] =
