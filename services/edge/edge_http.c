@@ -99,14 +99,31 @@ void http_reply_preflight(struct edge *e, struct evhttp_request *req, const char
         http_reply_error(e, req, 403, "forbidden_origin", "this Origin is not allowed");
         return;
     }
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     http_add_cors(e, req);
+    http_reply_preflight_allowed(e, req, methods);
+}
+
+void http_reply_preflight_allowed(struct edge *e, struct evhttp_request *req, const char *methods)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     evhttp_add_header(h, "Access-Control-Allow-Methods", methods);
     evhttp_add_header(h, "Access-Control-Allow-Headers",
                       "Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Session-Id, Mcp-Method, "
                       "Mcp-Name, Last-Event-ID");
     evhttp_add_header(h, "Access-Control-Max-Age", "86400");
     http_reply(e, req, 204, NULL, NULL, 0);
+}
+
+void http_client_ip(struct evhttp_request *req, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    struct evhttp_connection *c = evhttp_request_get_connection(req);
+    char *addr = NULL;
+    ev_uint16_t port = 0;
+    if (c)
+        evhttp_connection_get_peer(c, &addr, &port);
+    if (addr)
+        snprintf(buf, cap, "%s", addr);
 }
 
 void http_reply(struct edge *e, struct evhttp_request *req, int status, const char *content_type, const char *body,

@@ -35,6 +35,12 @@ bool http_origin_allowed(const struct edge *e, const char *origin);
 void http_add_cors(const struct edge *e, struct evhttp_request *req);
 /* Answers a CORS preflight: 204 for an allowed origin, 403 otherwise. */
 void http_reply_preflight(struct edge *e, struct evhttp_request *req, const char *methods);
+/* The rest of a preflight once the caller has set its Access-Control-Allow-Origin
+ * (allow-listed or public): allowed methods and request headers, max age, 204. */
+void http_reply_preflight_allowed(struct edge *e, struct evhttp_request *req, const char *methods);
+
+/* The peer address of the request's connection as text ("" if unknown). */
+void http_client_ip(struct evhttp_request *req, char *buf, size_t cap);
 
 /* The raw path of the request (no query), into buf; false if unusable. */
 bool http_path(struct evhttp_request *req, char *buf, size_t cap);

@@ -612,14 +612,7 @@ void gateway_http_handle(struct edge *e, struct evhttp_request *req, const char 
     }
 
     char ip[64];
-    ip[0] = '\0';
-    struct evhttp_connection *conn = evhttp_request_get_connection(req);
-    char *addr = NULL;
-    ev_uint16_t port = 0;
-    if (conn)
-        evhttp_connection_get_peer(conn, &addr, &port);
-    if (addr)
-        snprintf(ip, sizeof ip, "%s", addr);
+    http_client_ip(req, ip, sizeof ip);
 
     json_t *reject = rej.status ? json_pack("{s:i,s:s,s:s}", "status", rej.status, "code", rej.code, "message",
                                             rej.message)

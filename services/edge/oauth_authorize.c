@@ -380,7 +380,7 @@ static void login(struct authz *a)
         return;
     }
     char ip[64];
-    oauth_client_ip(a->req, ip, sizeof ip);
+    http_client_ip(a->req, ip, sizeof ip);
     json_t *args = json_pack("{s:s,s:s,s:s}", "email", email, "password", password, "ip", ip);
     oauth_worker_call(a->e, "web.login", args, on_login, a);
 }

@@ -20,14 +20,8 @@ void oauth_cors_public(struct evhttp_request *req)
 
 void oauth_preflight_public(struct edge *e, struct evhttp_request *req, const char *methods)
 {
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     oauth_cors_public(req);
-    evhttp_add_header(h, "Access-Control-Allow-Methods", methods);
-    evhttp_add_header(h, "Access-Control-Allow-Headers",
-                      "Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Session-Id, Mcp-Method, "
-                      "Mcp-Name, Last-Event-ID");
-    evhttp_add_header(h, "Access-Control-Max-Age", "86400");
-    http_reply(e, req, 204, NULL, NULL, 0);
+    http_reply_preflight_allowed(e, req, methods);
 }
 
 void oauth_reply_method_not_allowed(struct edge *e, struct evhttp_request *req, const char *allow)
@@ -57,18 +51,6 @@ bool oauth_content_type_is(const char *ct, const char *type)
         ct++;
     size_t n = strcspn(ct, "; \t");
     return n == strlen(type) && !strncasecmp(ct, type, n);
-}
-
-void oauth_client_ip(struct evhttp_request *req, char *buf, size_t cap)
-{
-    buf[0] = '\0';
-    struct evhttp_connection *c = evhttp_request_get_connection(req);
-    char *addr = NULL;
-    ev_uint16_t port = 0;
-    if (c)
-        evhttp_connection_get_peer(c, &addr, &port);
-    if (addr)
-        snprintf(buf, cap, "%s", addr);
 }
 
 void oauth_worker_call(struct edge *e, const char *name, json_t *args, dispatch_cb cb, void *arg)

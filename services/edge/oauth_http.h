@@ -43,9 +43,6 @@ const char *oauth_body(struct evhttp_request *req, size_t max, size_t *len, bool
 /* True if the Content-Type's media type is `type` (case-insensitive, parameters ignored). */
 bool oauth_content_type_is(const char *ct, const char *type);
 
-/* The peer address of the request's connection as text ("" if unknown). */
-void oauth_client_ip(struct evhttp_request *req, char *buf, size_t cap);
-
 /* Sends worker operation `name` (op auth, principal anon) with args (taken
  * over) to a worker; cb runs once on the loop thread. */
 void oauth_worker_call(struct edge *e, const char *name, json_t *args, dispatch_cb cb, void *arg);

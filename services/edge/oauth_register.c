@@ -213,7 +213,7 @@ void oauth_route_register(struct edge *e, struct evhttp_request *req)
         return;
     }
     char ip[64];
-    oauth_client_ip(req, ip, sizeof ip);
+    http_client_ip(req, ip, sizeof ip);
     struct regreq *r = xcalloc(1, sizeof *r);
     r->e = e;
     r->req = req;
