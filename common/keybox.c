@@ -115,17 +115,6 @@ char *keybox_bytea_hex(const uint8_t *box, size_t n)
     return out;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 uint8_t *keybox_bytea_parse(const char *text, size_t *out_len)
 {
     size_t len = strlen(text);
@@ -134,7 +123,7 @@ uint8_t *keybox_bytea_parse(const char *text, size_t *out_len)
     size_t n = (len - 2) / 2;
     uint8_t *out = xmalloc(n ? n : 1);
     for (size_t i = 0; i < n; i++) {
-        int hi = hexval(text[2 + 2 * i]), lo = hexval(text[3 + 2 * i]);
+        int hi = hex_value(text[2 + 2 * i]), lo = hex_value(text[3 + 2 * i]);
         if (hi < 0 || lo < 0) {
             free(out);
             return NULL;

@@ -43,6 +43,12 @@ long b64url_decode(const char *s, size_t slen, void *out, size_t cap);
 /* Lower-case hex: out must hold 2*n+1 bytes. */
 void hex_encode(const void *data, size_t n, char *out);
 
+/* The value of one hex digit (either case), or -1. */
+int hex_value(char c);
+
+/* True for a uuid in text form: 8-4-4-4-12 hex digits (either case); NULL is not. */
+bool is_uuid(const char *s);
+
 /* Parses a decimal integer in [min, max]; returns false on any junk. */
 bool parse_int(const char *s, long long min, long long max, long long *out);
 

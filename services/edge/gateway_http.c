@@ -168,17 +168,6 @@ bool gw_check_body(const char *content_type, const char *body, size_t len, struc
     return true;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Form-decodes s[0..n) ('+' is a space, %XX a byte) into out (cap bytes,
  * NUL-terminated). False on a bad escape, a NUL byte or overflow. */
 static bool form_decode(const char *s, size_t n, char *out, size_t cap, size_t *outlen)

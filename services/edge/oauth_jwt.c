@@ -150,19 +150,6 @@ static bool es256_verify(EVP_PKEY *pk, const char *signed_part, size_t signed_le
     return ok;
 }
 
-static bool is_uuid(const char *s)
-{
-    if (strlen(s) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        char c = s[i];
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
-            return false;
-    }
-    return true;
-}
-
 static bool is_gid(const char *s)
 {
     size_t n = strlen(s);

@@ -44,17 +44,6 @@ bool oauth_resource_ok(const char *public_url, const char *resource)
     return !strcmp(rest, "") || !strcmp(rest, "/") || !strcmp(rest, "/api/mcp") || !strcmp(rest, "/api/mcp/");
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes one form component; NULL on a bad escape, an embedded NUL or
  * a result longer than OAUTH_MAX_PARAM_LEN. */
 static char *form_decode(const char *s, size_t n)
@@ -72,7 +61,7 @@ static char *form_decode(const char *s, size_t n)
                 free(out);
                 return NULL;
             }
-            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+            int h = hex_value(s[i + 1]), l = hex_value(s[i + 2]);
             if (h < 0 || l < 0) {
                 free(out);
                 return NULL;

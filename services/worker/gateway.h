@@ -81,4 +81,8 @@ char *gateway_search_text(const json_t *fields, const json_t *payload);
 char *gateway_cursor_encode(const char *micros, const char *record_id);
 bool gateway_cursor_decode(const char *cursor, char micros[24], char record_id[48]);
 
+/* True for a record id of the shape this gateway issues: "rec_" and 1-40
+ * lower-case letters or digits. */
+bool gateway_is_record_id(const char *s);
+
 #endif

@@ -99,23 +99,6 @@ static bool fields_differ(const json_t *a, const json_t *b)
     return differ;
 }
 
-static bool is_uuid(const char *s)
-{
-    static const int dash[] = {8, 13, 18, 23};
-    if (strlen(s) != 36)
-        return false;
-    for (int i = 0, k = 0; i < 36; i++) {
-        if (k < 4 && i == dash[k]) {
-            if (s[i] != '-')
-                return false;
-            k++;
-        } else if (!isxdigit((unsigned char)s[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static char *gateway_url(const struct config *cfg, const char *slug)
 {
     return xasprintf("%s/api/v1/data/%s", cfg->public_url, slug);

@@ -31,6 +31,7 @@
 #include "common/util.h"
 #include "common/utf8.h"
 #include "services/worker/cursor.h"
+#include "services/worker/gateway.h"
 
 /* ISO 8601 in UTC with milliseconds, as every tool shows times. */
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
@@ -177,23 +178,6 @@ bool logs_days_between(const char *a, const char *b, long *days)
         !parse_date10(b, &yb, &mb, &db))
         return false;
     *days = days_from_civil(yb, mb, db) - days_from_civil(ya, ma, da);
-    return true;
-}
-
-static bool is_uuid(const char *s)
-{
-    static const int dash[] = {8, 13, 18, 23};
-    if (!s || strlen(s) != 36)
-        return false;
-    for (int i = 0, k = 0; i < 36; i++) {
-        if (k < 4 && i == dash[k]) {
-            if (s[i] != '-')
-                return false;
-            k++;
-        } else if (!isxdigit((unsigned char)s[i])) {
-            return false;
-        }
-    }
     return true;
 }
 
@@ -378,17 +362,6 @@ static json_t *body_value(const PGresult *res, int row, int col, bool truncated)
     return json_string(text);
 }
 
-static bool is_record_ref(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 5 || n > 44 || strncmp(s, "rec_", 4))
-        return false;
-    for (size_t i = 4; i < n; i++)
-        if (!(isdigit((unsigned char)s[i]) || (s[i] >= 'a' && s[i] <= 'z')))
-            return false;
-    return true;
-}
-
 enum tm_error tool_logs_lookup(struct tool_ctx *ctx, const json_t *args, json_t **result)
 {
     const char *log_id = arg_str(args, "log_id"), *record_id = arg_str(args, "record_id");
@@ -398,7 +371,7 @@ enum tm_error tool_logs_lookup(struct tool_ctx *ctx, const json_t *args, json_t 
                          "give exactly one of log_id (a log entry) or record_id (the latest entry of a record)");
     if (log_id && !is_uuid(log_id))
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "log_id must be a log id as logs_search returns it");
-    if (record_id && !is_record_ref(record_id))
+    if (record_id && !gateway_is_record_id(record_id))
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "record_id must look like rec_...");
     const char *env = arg_str(args, "environment");
     if (env && strcmp(env, "sandbox") && strcmp(env, "production"))
