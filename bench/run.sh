@@ -10,8 +10,8 @@
 #   2. bin/3min migrate, one account, one MCP key (all scopes).
 #   3. One bin/edge and $WORKERS bin/worker processes, then $ENDPOINTS
 #      endpoints created through MCP (tools/call endpoints_create, 3-6 fields
-#      each, every other one deployed), so the data is what a real account
-#      holds.
+#      each, every other one deployed after a sandbox call through the
+#      gateway), so the data is what a real account holds.
 #   4. Baselines: the HTTP ceiling (bench_http_ceiling, a bare evhttp server
 #      answering a fixed JSON body) driven by the same wrk script as the edge;
 #      the database ceiling (bench_pg_ceiling: endpoints_list's SQL issued
@@ -21,13 +21,23 @@
 #      Any non-2xx answer or socket error fails the run.
 #   6. VmRSS/VmHWM of the edge and of each worker, sampled from /proc during
 #      the 64-client runs.
-#   7. The report on stdout and in bench/out/latest.txt (raw wrk output in
+#   7. The gateway: POST /api/v1/data/{slug} with the sandbox key at $CLIENTS
+#      connections (GATEWAY_RATE_LIMIT=0), beside the gateway's database
+#      ceiling (bench_pg_ceiling -f: the worker's statements for one POST, as
+#      one transaction); the records written are counted after the run.
+#   8. logs_search: $LOGS_ROWS call-log rows of $LOGS_ACCOUNTS accounts
+#      generated with SQL (bench/logs_data.sql), then tools/call logs_search
+#      with one of those accounts' MCP key at $LOGS_CLIENTS connections (a
+#      query term; status failed). SKIP when tools/list does not list it.
+#   9. The report on stdout and in bench/out/latest.txt (raw wrk output in
 #      bench/out/ too), each line beside the targets of the foundation issue.
 #
 # Environment: DURATION (10s), WARMUP (2s), CLIENTS (32), WORKERS (2),
 # ENDPOINTS (60), WRK_THREADS (2), BIN_DIR (bin), PROFILE (0; 1 records a
-# whole-machine `perf record -a -g` of the endpoints_list run at CLIENTS into
-# bench/out/perf-endpoints_list.data). WORKER_THREADS and the like
+# whole-machine `perf record -a -g` of the endpoints_list and gateway POST
+# runs at CLIENTS into bench/out/perf-<line>.data), LOGS_ROWS (1000000; 0
+# skips the logs_search line), LOGS_ACCOUNTS (1000), LOGS_CLIENTS (8).
+# WORKER_THREADS and the like
 # pass through to the workers. Exit status 0 means the run completed (a missed
 # target is reported, not an error); 1 means it could not measure.
 set -euo pipefail
@@ -46,6 +56,9 @@ CLIENTS=${CLIENTS:-32}
 WORKERS=${WORKERS:-2}
 ENDPOINTS=${ENDPOINTS:-60}
 WRK_THREADS=${WRK_THREADS:-2}
+LOGS_ROWS=${LOGS_ROWS:-1000000}
+LOGS_ACCOUNTS=${LOGS_ACCOUNTS:-1000}
+LOGS_CLIENTS=${LOGS_CLIENTS:-8}
 OUT_DIR=$ROOT/bench/out
 PG_THREADS=4   # the issue's database ceiling is stated for 4 connections
 
@@ -54,10 +67,13 @@ PG_THREADS=4   # the issue's database ceiling is stated for 4 connections
 [[ $ENDPOINTS =~ ^[1-9][0-9]*$ ]] || die "ENDPOINTS must be a positive number"
 [[ $DURATION =~ ^[1-9][0-9]*s$ ]] || die "DURATION must be whole seconds, e.g. 10s"
 [[ $WARMUP =~ ^[0-9]+s$ ]] || die "WARMUP must be whole seconds, e.g. 2s"
+[[ $LOGS_ROWS =~ ^[0-9]+$ ]] || die "LOGS_ROWS must be a number (0 skips the logs_search line)"
+[[ $LOGS_ACCOUNTS =~ ^[1-9][0-9]*$ ]] || die "LOGS_ACCOUNTS must be a positive number"
+[[ $LOGS_CLIENTS =~ ^[1-9][0-9]*$ ]] || die "LOGS_CLIENTS must be a positive number"
 for b in 3min edge worker bench_http_ceiling bench_pg_ceiling; do
   [ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b is missing; run make bench (it builds them)"
 done
-for t in wrk curl jq cc; do
+for t in wrk curl jq cc sha256sum; do
   command -v "$t" >/dev/null || die "$t is not installed (make deps installs wrk; jq and cc are needed too)"
 done
 
@@ -132,7 +148,7 @@ KEY=$("$BIN_DIR/3min" mcp-key create --email "$EMAIL" --name bench 2>/dev/null) 
 PORT=$(free_port)
 EDGE=127.0.0.1:$PORT
 MCP_URL=http://$EDGE/api/mcp
-export STATE_DIR=$TMP/state EDGE_LISTEN=$EDGE MCP_RATE_LIMIT=0 ACCESS_LOG=0 LOG_LEVEL=warn
+export STATE_DIR=$TMP/state EDGE_LISTEN=$EDGE MCP_RATE_LIMIT=0 GATEWAY_RATE_LIMIT=0 ACCESS_LOG=0 LOG_LEVEL=warn
 "$BIN_DIR/edge" >"$TMP/edge.log" 2>&1 &
 EDGE_PID=$!
 pids+=("$EDGE_PID")
@@ -145,12 +161,13 @@ done
 wait_http "http://$EDGE/readyz" 30 || die "the edge did not become ready (see $TMP/edge.log)"
 log "edge (pid $EDGE_PID) on $EDGE with $WORKERS workers (${WORKER_PIDS[*]})"
 
-# One MCP request with curl; prints the body, fails on a non-200 status.
+# One MCP request with curl (with KEY, or the key given second); prints the
+# body, fails on a non-200 status.
 mcp() {
-  local body=$1 out code
+  local body=$1 key=${2:-$KEY} out code
   out=$(curl -sS -w '\n%{http_code}' -X POST "$MCP_URL" -H 'Content-Type: application/json' \
     -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2025-06-18' \
-    -H "Authorization: Bearer $KEY" --data-binary "$body") || return 1
+    -H "Authorization: Bearer $key" --data-binary "$body") || return 1
   code=${out##*$'\n'}
   [ "$code" = 200 ] || { printf 'HTTP %s: %s\n' "$code" "${out%$'\n'*}" >&2; return 1; }
   printf '%s\n' "${out%$'\n'*}"
@@ -169,13 +186,32 @@ FIELD_SETS=(
   '[{"name":"title","type":"string","required":true,"searchable":true},{"name":"status","type":"string","validation":{"enum":["open","in_progress","done"]}},{"name":"due","type":"string","validation":{"format":"date-time"}},{"name":"assignee","type":"string"},{"name":"estimate","type":"number","validation":{"minimum":0}},{"name":"labels","type":"array"}]'
 )
 KINDS=(Subscribers Products Feedback Tasks)
+# A body each field set accepts: a deploy needs one sandbox call first.
+SAMPLE_BODIES=(
+  '{"email":"ada@example.com","name":"Ada"}'
+  '{"sku":"ABC-123","title":"Lamp","price":12.5}'
+  '{"message":"Great service"}'
+  '{"title":"Write the report"}'
+)
+declare -A SLUGS
+# One gateway POST with the endpoint's sandbox key (from bin/3min).
+sandbox_call() {   # ENDPOINT_NUMBER KIND
+  local slug=${SLUGS[$1]} key code
+  key=$("$BIN_DIR/3min" endpoint keys --email "$EMAIL" --endpoint "$slug" | sed -n 's/^sandbox_key //p')
+  code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "http://$EDGE/api/v1/data/$slug" \
+    -H 'Content-Type: application/json' -H "Authorization: Bearer $key" --data-binary "${SAMPLE_BODIES[$2]}")
+  [ "$code" = 202 ]
+}
 for i in $(seq "$ENDPOINTS"); do
   k=$(( i % ${#KINDS[@]} ))
   args=$(jq -cn --arg n "${KINDS[$k]} $i" --arg d "Bench data set $i: ${KINDS[$k],,} collected by the bench account" \
     --argjson f "${FIELD_SETS[$k]}" '{name:$n, description:$d, fields:$f}')
-  mcp "$(jq -cn --argjson a "$args" '{jsonrpc:"2.0",id:1,method:"tools/call",params:{name:"endpoints_create",arguments:$a}}')" |
-    tool_ok || die "endpoints_create #$i failed"
+  created=$(mcp "$(jq -cn --argjson a "$args" '{jsonrpc:"2.0",id:1,method:"tools/call",params:{name:"endpoints_create",arguments:$a}}')") ||
+    die "endpoints_create #$i failed"
+  printf '%s' "$created" | tool_ok || die "endpoints_create #$i failed: $created"
+  SLUGS[$i]=$(jq -r '.result.structuredContent.endpoint.slug' <<<"$created")
   if (( i % 2 == 0 )); then
+    sandbox_call "$i" "$k" || die "the sandbox call to endpoint #$i failed"
     mcp "$(jq -cn --arg e "${KINDS[$k]} $i" '{jsonrpc:"2.0",id:1,method:"tools/call",params:{name:"endpoints_deploy",arguments:{endpoint:$e,note:"first release"}}}')" |
       tool_ok || die "endpoints_deploy #$i failed"
   fi
@@ -187,6 +223,7 @@ done
 k=$(( ENDPOINTS % ${#KINDS[@]} ))
 NEWEST="${KINDS[$k]} $ENDPOINTS"
 if (( ENDPOINTS % 2 == 1 )); then
+  sandbox_call "$ENDPOINTS" "$k" || die "the sandbox call to $NEWEST failed"
   mcp "$(jq -cn --arg e "$NEWEST" '{jsonrpc:"2.0",id:1,method:"tools/call",params:{name:"endpoints_deploy",arguments:{endpoint:$e}}}')" |
     tool_ok || die "endpoints_deploy of $NEWEST failed"
 fi
@@ -213,15 +250,16 @@ log "spot check: tools/list lists $ntools tools, endpoints_list returns $nitems 
 
 # ---- wrk ---------------------------------------------------------------------
 
-# A wrk script that POSTs BODY with the MCP headers and prints one RESULT line.
-wrk_script() {   # FILE BODY
+# A wrk script that POSTs BODY with the MCP headers (and KEY, or the key
+# given third) and prints one RESULT line.
+wrk_script() {   # FILE BODY [KEY]
   cat >"$1" <<EOF
 wrk.method = "POST"
 wrk.body = [==[$2]==]
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json, text/event-stream"
 wrk.headers["MCP-Protocol-Version"] = "2025-06-18"
-wrk.headers["Authorization"] = "Bearer $KEY"
+wrk.headers["Authorization"] = "Bearer ${3:-$KEY}"
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format("RESULT rps=%.1f p50_ms=%.3f p99_ms=%.3f requests=%d non2xx=%d sockerr=%d\n",
@@ -233,14 +271,16 @@ EOF
 wrk_script "$TMP/list.lua" "$LIST_BODY"
 wrk_script "$TMP/call.lua" "$CALL_BODY"
 
-declare -A RPS P50 P99
-# measure NAME SCRIPT URL CONNECTIONS: warm-up, then the measured run.
+declare -A RPS P50 P99 REQS OTHER
+# measure NAME SCRIPT URL CONNECTIONS: warm-up, then the measured run. The
+# command in MEASURE_HOOK (if set) runs between the two.
 measure() {
   local name=$1 script=$2 url=$3 c=$4 t out line
   t=$(( c < WRK_THREADS ? c : WRK_THREADS ))
   if [ "$WARMUP" != 0s ]; then
     wrk -t"$t" -c"$c" -d"$WARMUP" -s "$script" "$url" >/dev/null 2>&1 || die "wrk warm-up of $name failed"
   fi
+  ${MEASURE_HOOK:-}
   out=$(wrk -t"$t" -c"$c" -d"$DURATION" --latency -s "$script" "$url" 2>&1) || die "wrk of $name failed: $out"
   printf '== %s, %s connections\n%s\n\n' "$name" "$c" "$out" >>"$OUT_DIR/wrk-latest.txt"
   line=$(grep '^RESULT ' <<<"$out") || die "wrk printed no result for $name: $out"
@@ -252,6 +292,8 @@ measure() {
   RPS[$name/$c]=$(sed -n 's/.*rps=\([0-9.]*\).*/\1/p' <<<"$line")
   P50[$name/$c]=$(sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p' <<<"$line")
   P99[$name/$c]=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$line")
+  REQS[$name/$c]=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$line")
+  OTHER[$name/$c]=$(sed -n 's/.* other=\([0-9]*\).*/\1/p' <<<"$line")
   log "$(printf '%-14s %3d conns: %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms' "$name" "$c" \
     "${RPS[$name/$c]}" "${P50[$name/$c]}" "${P99[$name/$c]}")"
 }
@@ -348,6 +390,177 @@ done
 # Still real results after the load.
 mcp "$CALL_BODY" | tool_ok || die "endpoints_list fails after the load"
 
+# ---- the gateway -------------------------------------------------------------
+
+# An endpoint with a few fields (one searchable, with validation rules), its
+# sandbox key from bin/3min, and a body that passes validation.
+GW_FIELDS='[{"name":"email","type":"string","required":true,"searchable":true,"validation":{"format":"email"}},{"name":"name","type":"string","required":true,"validation":{"min_length":1,"max_length":100}},{"name":"subscribed","type":"boolean"},{"name":"message","type":"string","validation":{"max_length":2000}}]'
+GW_BODY='{"email":"ada@example.com","name":"Ada Lovelace","subscribed":true,"message":"Hello! Please call me back about my order."}'
+created=$(mcp "$(jq -cn --argjson f "$GW_FIELDS" '{jsonrpc:"2.0",id:1,method:"tools/call",params:{name:"endpoints_create",arguments:{name:"Gateway bench",description:"Contact form written to by the gateway benchmark",fields:$f}}}')") ||
+  die "endpoints_create of the gateway endpoint failed"
+GW_SLUG=$(jq -er '.result.structuredContent.endpoint.slug' <<<"$created") || die "endpoints_create returned no slug: $created"
+GW_ENDPOINT=$(jq -er '.result.structuredContent.endpoint.id' <<<"$created") || die "endpoints_create returned no id: $created"
+GW_KEY=$("$BIN_DIR/3min" endpoint keys --email "$EMAIL" --endpoint "$GW_SLUG" | sed -n 's/^sandbox_key //p') ||
+  die "3min endpoint keys failed"
+[[ $GW_KEY =~ ^tm_test_ ]] || die "3min endpoint keys printed no sandbox key"
+GW_URL=http://$EDGE/api/v1/data/$GW_SLUG
+psql_owner() { "$PG_BIN/psql" "$DATABASE_URL" -XtAq "$@"; }
+gw_counts() {   # records and call logs of the gateway endpoint
+  psql_owner -F' ' -c "SELECT (SELECT count(*) FROM records WHERE endpoint_id = '$GW_ENDPOINT'),
+    (SELECT count(*) FROM call_logs WHERE endpoint_id = '$GW_ENDPOINT')"
+}
+
+# Spot check: 202 with a record id, and the record reads back.
+out=$(curl -sS -w '\n%{http_code}' -X POST "$GW_URL" -H 'Content-Type: application/json' \
+  -H "Authorization: Bearer $GW_KEY" --data-binary "$GW_BODY") || die "the gateway POST failed"
+[ "${out##*$'\n'}" = 202 ] || die "the gateway POST answered ${out##*$'\n'}: ${out%$'\n'*}"
+rid=$(jq -er '.id' <<<"${out%$'\n'*}") || die "the gateway POST returned no id: $out"
+curl -sSf "$GW_URL/$rid" -H "Authorization: Bearer $GW_KEY" | jq -e --arg r "$rid" '.id == $r and .payload.name == "Ada Lovelace"' >/dev/null ||
+  die "the record $rid does not read back through the gateway"
+log "spot check: gateway POST to /api/v1/data/$GW_SLUG answers 202 and $rid reads back"
+
+# The gateway's database ceiling: the statements the worker runs for one
+# POST (services/worker/gateway.c), taken from the source like the list SQL,
+# with the parameters the worker would pass, as one transaction per request:
+# resolve the key (and set app.account_id), claim the request id, read the
+# fields and webhook, insert the record, insert the call log, store the
+# answer for idempotency, the usage / daily stats / sandbox-count upserts
+# (last, as the worker does, since every call of the endpoint waits for them).
+GW_SQL_NAMES=(SQL_RESOLVE_KEY SQL_APPLY_INSERT SQL_CONFIG SQL_RECORD_INSERT SQL_LOG_INSERT SQL_APPLY_STORE SQL_COUNTERS)
+extract_gateway_sql() {
+  local pre n
+  pre=$(cc -E -P -I"$ROOT" -D_GNU_SOURCE "$ROOT/services/worker/gateway.c" $(pkg-config --cflags libpq jansson libsodium 2>/dev/null)) ||
+    return 1
+  {
+    printf '#include <stdio.h>\n'
+    for n in "${GW_SQL_NAMES[@]}"; do
+      awk -v n="$n" '$0 ~ "static const char " n "\\[\\] =" {on=1} on {print} on && /;[[:space:]]*$/ {exit}' <<<"$pre"
+    done
+    printf 'int main(void) {\n'
+    for n in "${GW_SQL_NAMES[@]}"; do printf '  puts(%s);\n' "$n"; done
+    printf '  return 0;\n}\n'
+  } >"$TMP/sql_gateway.c"
+  cc -o "$TMP/sql_gateway" "$TMP/sql_gateway.c" && "$TMP/sql_gateway"
+}
+mapfile -t GW_SQL < <(extract_gateway_sql) || true
+[ "${#GW_SQL[@]}" = "${#GW_SQL_NAMES[@]}" ] || die "cannot extract the gateway's SQL from services/worker/gateway.c"
+GW_KEY_HASH=$(printf '%s' "$GW_KEY" | sha256sum | cut -d' ' -f1)
+GW_API_KEY_ID=$(psql_owner -c "SELECT id FROM api_keys WHERE endpoint_id = '$GW_ENDPOINT' AND environment = 'sandbox' AND kind = 'owner'")
+GW_RESP='{"id":"rec_{seq}","status":"queued","environment":"sandbox"}'
+GW_SEARCH_LOG="rec_{seq} $(jq -r '[.[] | strings] | join(" ")' <<<"$GW_BODY")"
+# One block per statement: the SQL, then its parameters in the worker's order (\N = NULL).
+{
+  printf '%s\n%s\n\n' "${GW_SQL[0]}" "\\x$GW_KEY_HASH"
+  printf '%s\n%s\n%s\n\n' "${GW_SQL[1]}" '\x{seq}' "$ACCOUNT_ID"
+  printf '%s\n%s\n%s\n%s\n\n' "${GW_SQL[2]}" "$GW_ENDPOINT" sandbox "$ACCOUNT_ID"
+  printf '%s\n' "${GW_SQL[3]}" 'rec_{seq}' "$ACCOUNT_ID" "$GW_ENDPOINT" sandbox "$GW_BODY" "ada@example.com" "$GW_API_KEY_ID"
+  printf '\n'
+  printf '%s\n' "${GW_SQL[4]}" "$ACCOUNT_ID" "$GW_ENDPOINT" sandbox POST create 'rec_{seq}' owner "$GW_API_KEY_ID" '\N' \
+    202 success '\N' '\N' 1 "$GW_BODY" "${#GW_BODY}" false "$GW_RESP" "$(( ${#GW_RESP} + 27 ))" false 127.0.0.1 '\N' "$GW_SEARCH_LOG"
+  printf '\n%s\n%s\n%s\n\n' "${GW_SQL[5]}" '\x{seq}' "{\"status\":202,\"headers\":{},\"body\":$GW_RESP,\"log_id\":\"00000000-0000-4000-8000-000000000000\"}"
+  printf '%s\n' "${GW_SQL[6]}" "$ACCOUNT_ID" "$GW_ENDPOINT" sandbox '\N' 1 1 true 1
+} >"$OUT_DIR/pg-gateway-ceiling.sql"
+GW_PG_THREADS=$(( WORKERS * ${WORKER_THREADS:-4} ))   # the workers' connections
+GW_CONNINFO="dbname=threemin host=$SOCK user=tm_worker"
+log "gateway database ceiling: $GW_PG_THREADS connections, $DURATION"
+before=$(gw_counts | cut -d' ' -f1)
+pgout=$("$BIN_DIR/bench_pg_ceiling" -f "$OUT_DIR/pg-gateway-ceiling.sql" "$GW_CONNINFO" "$GW_PG_THREADS" 1 2>&1) ||
+  die "bench_pg_ceiling -f (check) failed: $pgout"
+after=$(gw_counts | cut -d' ' -f1)
+n=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$pgout")
+[ "$(( after - before ))" = "$n" ] || die "the gateway ceiling wrote $(( after - before )) records in $n transactions"
+if [ "$WARMUP" != 0s ]; then
+  pgout=$("$BIN_DIR/bench_pg_ceiling" -f "$OUT_DIR/pg-gateway-ceiling.sql" "$GW_CONNINFO" "$GW_PG_THREADS" "${WARMUP%s}" 2>&1) ||
+    die "bench_pg_ceiling -f (warm-up) failed: $pgout"
+fi
+pgout=$("$BIN_DIR/bench_pg_ceiling" -f "$OUT_DIR/pg-gateway-ceiling.sql" "$GW_CONNINFO" "$GW_PG_THREADS" "${DURATION%s}" 2>&1) ||
+  die "bench_pg_ceiling -f failed: $pgout"
+printf '== pg-gateway-ceiling, %s connections\n%s\n\n' "$GW_PG_THREADS" "$pgout" >>"$OUT_DIR/wrk-latest.txt"
+RPS[pg-gateway]=$(sed -n 's/.*rps=\([0-9.]*\).*/\1/p' <<<"$pgout")
+P50[pg-gateway]=$(sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p' <<<"$pgout")
+P99[pg-gateway]=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$pgout")
+log "$(printf '%-14s %3d conns: %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms' pg-gateway "$GW_PG_THREADS" \
+  "${RPS[pg-gateway]}" "${P50[pg-gateway]}" "${P99[pg-gateway]}")"
+
+# The gateway POST under wrk; the script also counts every answer that is not a 202.
+cat >"$TMP/gateway.lua" <<EOF
+wrk.method = "POST"
+wrk.body = [==[$GW_BODY]==]
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $GW_KEY"
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+init = function(args) other = 0 end
+response = function(status, headers, body) if status ~= 202 then other = other + 1 end end
+done = function(summary, latency, requests)
+  local e, o = summary.errors, 0
+  for _, t in ipairs(threads) do o = o + t:get("other") end
+  io.write(string.format("RESULT rps=%.1f p50_ms=%.3f p99_ms=%.3f requests=%d non2xx=%d sockerr=%d other=%d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.requests, e.status, e.connect + e.read + e.write + e.timeout, o))
+end
+EOF
+gw_before() { sleep 1; read -r GW_REC0 GW_LOG0 < <(gw_counts); }   # after the warm-up's last commits
+prof=
+if [ "${PROFILE:-0}" = 1 ] && command -v perf >/dev/null; then
+  ( sleep "${WARMUP%s}"; exec perf record -a -g -q -o "$OUT_DIR/perf-gateway.data" -- sleep "${DURATION%s}" ) \
+    >/dev/null 2>&1 &
+  prof=$!
+fi
+MEASURE_HOOK=gw_before measure gateway "$TMP/gateway.lua" "$GW_URL" "$CLIENTS"
+if [ -n "$prof" ]; then wait "$prof" || log "perf record failed"; fi
+[ "${OTHER[gateway/$CLIENTS]}" = 0 ] || die "the gateway answered ${OTHER[gateway/$CLIENTS]} times with a status other than 202"
+sleep 1   # requests cut off by wrk's end may still commit
+read -r GW_REC1 GW_LOG1 < <(gw_counts)
+GW_WRITTEN=$(( GW_REC1 - GW_REC0 ))
+GW_LOGGED=$(( GW_LOG1 - GW_LOG0 ))
+n=${REQS[gateway/$CLIENTS]}
+(( GW_WRITTEN >= n && GW_WRITTEN <= n + CLIENTS )) ||
+  die "wrk counted $n answers (all 202) but $GW_WRITTEN records were written"
+[ "$GW_LOGGED" = "$GW_WRITTEN" ] || die "$GW_WRITTEN records were written but $GW_LOGGED calls logged"
+log "gateway: wrk saw $n answers, all 202; $GW_WRITTEN records written and $GW_LOGGED calls logged"
+
+# ---- logs_search over generated call logs -----------------------------------
+
+LOGS_STATE=skip
+LOGS_NOTE="LOGS_ROWS=0"
+if [ "$LOGS_ROWS" -gt 0 ]; then
+  if mcp "$LIST_BODY" | jq -e '.result.tools | any(.name == "logs_search")' >/dev/null; then
+    log "generating $LOGS_ROWS call logs of $LOGS_ACCOUNTS accounts (bench/logs_data.sql)"
+    t0=$(date +%s)
+    psql_owner -v rows="$LOGS_ROWS" -v accounts="$LOGS_ACCOUNTS" -f "$ROOT/bench/logs_data.sql" >/dev/null ||
+      die "generating the call logs failed"
+    LOGS_GEN_S=$(( $(date +%s) - t0 ))
+    LOGS_ACCT=$(( LOGS_ACCOUNTS < 7 ? LOGS_ACCOUNTS : 7 ))
+    LOGS_EMAIL=logs-$LOGS_ACCT@bench.example.com
+    LOGS_KEY=$("$BIN_DIR/3min" mcp-key create --email "$LOGS_EMAIL" --name bench 2>/dev/null) ||
+      die "creating the MCP key of $LOGS_EMAIL failed"
+    LOGS_IN_WINDOW=$(psql_owner -c "SELECT count(*) FROM call_logs WHERE account_id =
+      (SELECT id FROM accounts WHERE email = '$LOGS_EMAIL') AND created_at > now() - interval '7 days'")
+    log "generated in ${LOGS_GEN_S}s; $LOGS_EMAIL has $LOGS_IN_WINDOW calls in the last 7 days"
+    LQ_BODY='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"logs_search","arguments":{"query":"refund"}}}'
+    LF_BODY='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"logs_search","arguments":{"status":"failed"}}}'
+    for b in "$LQ_BODY" "$LF_BODY"; do
+      page=$(mcp "$b" "$LOGS_KEY") || die "logs_search failed"
+      printf '%s' "$page" | tool_ok || die "logs_search answered with an error: $page"
+      printf '%s' "$page" | jq -e '.result.structuredContent.items | length > 0' >/dev/null ||
+        die "logs_search found nothing in the generated logs: $page"
+    done
+    wrk_script "$TMP/logs_query.lua" "$LQ_BODY" "$LOGS_KEY"
+    wrk_script "$TMP/logs_failed.lua" "$LF_BODY" "$LOGS_KEY"
+    measure logs_search/q "$TMP/logs_query.lua" "$MCP_URL" "$LOGS_CLIENTS"
+    measure logs_search/failed "$TMP/logs_failed.lua" "$MCP_URL" "$LOGS_CLIENTS"
+    LOGS_STATE=run
+  else
+    LOGS_NOTE="logs_search not available"
+  fi
+fi
+[ "$LOGS_STATE" = run ] || log "logs_search: SKIP ($LOGS_NOTE)"
+
+for p in "$EDGE_PID" "${WORKER_PIDS[@]}"; do
+  kill -0 "$p" 2>/dev/null || die "process $p died during the run (see the logs)"
+done
+
 # ---- the report --------------------------------------------------------------
 
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
@@ -385,6 +598,31 @@ REPORT=$TMP/report.txt
       "${RPS[endpoints_list/$c]}" "${P50[endpoints_list/$c]}" "${P99[endpoints_list/$c]}" "$r" "$t"
   done
 
+  printf '%-34s %5s %9.0f %8.3f %8.3f %7s  %s\n' 'DB ceiling (libpq, gateway POST tx)' "$GW_PG_THREADS" \
+    "${RPS[pg-gateway]}" "${P50[pg-gateway]}" "${P99[pg-gateway]}" - baseline
+  c=$CLIENTS
+  r=$(pct "${RPS[gateway/$c]}" "${RPS[pg-gateway]}")
+  t="req/s >= 1500: $(mark ge "${RPS[gateway/$c]}" 1500)"
+  [ "$c" = 32 ] && t="$t; p99 < 50 ms: $(mark lt "${P99[gateway/$c]}" 50)"
+  printf '%-34s %5s %9.0f %8.3f %8.3f %7s  %s\n' 'Gateway POST /api/v1/data/{slug}' "$c" \
+    "${RPS[gateway/$c]}" "${P50[gateway/$c]}" "${P99[gateway/$c]}" "$r" "$t"
+  if [ "$LOGS_STATE" = run ]; then
+    for q in q failed; do
+      label='MCP logs_search "refund"'
+      [ "$q" = failed ] && label='MCP logs_search status failed'
+      printf '%-34s %5s %9.0f %8.3f %8.3f %7s  %s\n' "$label" "$LOGS_CLIENTS" "${RPS[logs_search/$q/$LOGS_CLIENTS]}" \
+        "${P50[logs_search/$q/$LOGS_CLIENTS]}" "${P99[logs_search/$q/$LOGS_CLIENTS]}" - \
+        "p99 < 50 ms: $(mark lt "${P99[logs_search/$q/$LOGS_CLIENTS]}" 50)"
+    done
+  else
+    printf '%-34s %5s %9s %8s %8s %7s  %s\n' 'MCP logs_search' "$LOGS_CLIENTS" - - - - "SKIP ($LOGS_NOTE)"
+  fi
+  printf '\ngateway POST: wrk saw %s answers, all 202; %s records written and %s calls logged during the run\n' \
+    "${REQS[gateway/$CLIENTS]}" "$GW_WRITTEN" "$GW_LOGGED"
+  if [ "$LOGS_STATE" = run ]; then
+    printf 'logs_search: %s generated call logs of %s accounts (%s s to generate); the key'"'"'s account has %s calls in the default 7-day window\n' \
+      "$LOGS_ROWS" "$LOGS_ACCOUNTS" "$LOGS_GEN_S" "$LOGS_IN_WINDOW"
+  fi
   printf '\nresident memory during the 64-connection runs (max VmRSS sampled every 200 ms; VmHWM = peak since start)\n'
   printf '%-34s %8s %12s %12s  %s\n' process pid 'VmRSS MB' 'VmHWM MB' 'target'
   for p in "$EDGE_PID" "${WORKER_PIDS[@]}"; do
