@@ -63,7 +63,8 @@
 #define FIELDS_IN "{\"type\":\"array\",\"maxItems\":100,\"items\":" FIELD_DEF_IN "}"
 #define FIELDS_OUT "{\"type\":\"array\",\"items\":" FIELD_DEF_OUT "}"
 
-/* What fields_diff returns; "(name)"/"(description)" entries carry {"value": ...}. */
+/* What fields_diff returns; "(name)"/"(description)" and "(notifications.<event>)"
+ * entries carry {"value": ...}. */
 #define DIFF_SCHEMA                                                                                        \
     "{\"type\":\"array\",\"items\":{\"type\":\"object\",\"additionalProperties\":false,"                   \
     "\"required\":[\"field\",\"change\"],\"properties\":{"                                                 \
@@ -102,11 +103,26 @@
     "\"auth_value\":{\"type\":[\"string\",\"null\"],\"maxLength\":1024},"                                 \
     "\"enabled\":{\"type\":\"boolean\"}}}"
 
+/* An endpoint's e-mail notification rules: as set (in) and as in effect (out:
+ * the endpoint's own rule, else the account-wide one, else off). */
+#define NOTIFICATIONS_IN                                                                                  \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"minProperties\":1,\"properties\":{"             \
+    "\"call_failed\":{\"type\":\"boolean\"},"                                                              \
+    "\"webhook_failed\":{\"type\":\"boolean\"},"                                                           \
+    "\"deployed\":{\"type\":\"boolean\"}}}"
+
+#define NOTIFICATIONS_OUT                                                                                 \
+    "{\"type\":\"object\",\"additionalProperties\":false,"                                                \
+    "\"required\":[\"call_failed\",\"webhook_failed\",\"deployed\"],\"properties\":{"                    \
+    "\"call_failed\":{\"type\":\"boolean\"},"                                                              \
+    "\"webhook_failed\":{\"type\":\"boolean\"},"                                                           \
+    "\"deployed\":{\"type\":\"boolean\"}}}"
+
 #define ENDPOINT_DETAIL_SCHEMA                                                                            \
     "{\"type\":\"object\",\"additionalProperties\":false,"                                                \
     "\"required\":[\"id\",\"name\",\"slug\",\"description\",\"active\",\"created_at\",\"updated_at\","    \
     "\"urls\",\"sandbox\",\"production\",\"has_undeployed_changes\",\"pending_changes\",\"deployments\"," \
-    "\"keys\",\"webhooks\"],"                                                                          \
+    "\"keys\",\"webhooks\",\"notifications\"],"                                                                          \
     "\"properties\":{"                                                                                    \
     "\"id\":{\"type\":\"string\"},"                                                                       \
     "\"name\":{\"type\":\"string\"},"                                                                     \
@@ -136,7 +152,8 @@
     "\"sandbox\":" MASKED_KEY_SCHEMA ",\"production\":" MASKED_KEY_SCHEMA "}},"                           \
     "\"webhooks\":{\"type\":\"object\",\"additionalProperties\":false,"                                    \
     "\"required\":[\"sandbox\",\"production\"],\"properties\":{"                                          \
-    "\"sandbox\":" WEBHOOK_OUT ",\"production\":" WEBHOOK_OUT "}}}}"
+    "\"sandbox\":" WEBHOOK_OUT ",\"production\":" WEBHOOK_OUT "}},"                                     \
+    "\"notifications\":" NOTIFICATIONS_OUT "}}"
 
 #define ENDPOINT_SUMMARY_SCHEMA                                                                            \
     "{\"type\":\"object\",\"additionalProperties\":false,"                                                 \
@@ -207,6 +224,7 @@
     "\"description\":{\"type\":\"string\",\"maxLength\":500},"                                  \
     "\"fields\":" FIELDS_IN ","                                                                 \
     "\"webhook\":" WEBHOOK_IN ","                                                               \
+    "\"notifications\":" NOTIFICATIONS_IN ","                                                   \
     "\"dry_run\":{\"type\":\"boolean\"}}}"
 
 #define UPDATE_OUT                                                                              \
@@ -484,6 +502,9 @@ struct tool_def catalog_tools[] = {
             "webhook sets the environment's webhook, fired after each successful write: {url (null removes it), "
             "auth_header_name, auth_value (sent as that header), enabled}; with environment \"production\" it sets "
             "production's. "
+            "notifications turns this endpoint's e-mails to the account's address on or off: {call_failed, "
+            "webhook_failed, deployed} (booleans; keys left out are unchanged); they take effect at once, for "
+            "both environments, without a deploy, and win over account-wide rules. "
             "endpoint is the id, slug or name. Returns {endpoint, diff, changed, dry_run, deploy_required}; "
             "deploy_required tells whether the sandbox now differs from production.",
         .input_schema = UPDATE_IN,
@@ -500,7 +521,9 @@ struct tool_def catalog_tools[] = {
             "with the production key (tm_live_) are validated with them. Stored records are kept and nothing is "
             "deleted. Before deploying, show the user the pending changes (endpoints_get, or this tool with "
             "dry_run: true, which changes nothing) and get their confirmation. note is an optional message kept "
-            "in the deploy history. endpoint is the id, slug or name. Returns {version, deployed_at, diff, "
+            "in the deploy history. When the endpoint's deployed notification is on (endpoints_update), an "
+            "e-mail goes to the account's address. endpoint is the id, slug or name. Returns {version, "
+            "deployed_at, diff, "
             "production_url, dry_run}. Fails with precondition_failed when there is nothing to deploy, or when "
             "the sandbox has had no test call yet (send one with api_call first).",
         .input_schema = DEPLOY_IN,

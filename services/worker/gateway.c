@@ -38,6 +38,7 @@
 #include "common/utf8.h"
 #include "proto/fields.h"
 #include "services/worker/cursor.h"
+#include "services/worker/notify.h"
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 #define LIST_BYTES_MAX (1u << 20)   /* a list answer stops growing past 1 MiB (the envelope holds 2) */
@@ -570,18 +571,6 @@ static const char SQL_DELIVERY_INSERT[] =
     "auth_header_name, auth_value_enc, secret_enc, body) VALUES ($1::uuid, $2::uuid, $3, $4::uuid, $5::timestamptz, "
     "$6, $7, $8::bytea, $9::bytea, $10)";
 
-/* A call_failed e-mail, if a rule asks for one and the endpoint's cool-down has passed (docs/GATEWAY.md). */
-static const char SQL_NOTIFY_FAILED[] =
-    "WITH r AS (SELECT 1 FROM notification_rules WHERE account_id = $1::uuid AND event = 'call_failed' AND enabled "
-    "  AND (endpoint_id IS NULL OR endpoint_id = $2::uuid) "
-    "  AND NOT EXISTS (SELECT 1 FROM notify_cooldowns WHERE account_id = $1::uuid AND key = $3 AND until > now()) "
-    "  LIMIT 1), "
-    "c AS (INSERT INTO notify_cooldowns (account_id, key, until) SELECT $1::uuid, $3, now() + $4::int * interval '1 second' "
-    "  FROM r ON CONFLICT (account_id, key) DO UPDATE SET until = excluded.until "
-    "  WHERE notify_cooldowns.until <= now() RETURNING 1) "
-    "INSERT INTO notifications (account_id, endpoint_id, kind, subject, body) "
-    "SELECT $1::uuid, $2::uuid, 'call_failed', $5, $6 FROM c";
-
 struct webhook_target {
     bool on;
     char *url;
@@ -701,9 +690,8 @@ static enum tm_error log_call(struct tool_ctx *ctx, const struct gateway_call *i
             PQclear(res);
     }
     if (rc == TM_OK && !success) {
-        char cool[24], key[80];
-        snprintf(cool, sizeof cool, "%d", ctx->cfg->notify_cooldown_s);
-        snprintf(key, sizeof key, "call_failed:%s", t->endpoint_id);
+        /* A call_failed e-mail if the endpoint's rule asks for one and its
+         * cool-down has passed (notify.h, docs/GATEWAY.md). */
         char *subject = xasprintf("[3Min API] Failed call to %s (%s): %d %s", endpoint_name, t->environment,
                                   o->status, o->error_code ? o->error_code : "error");
         char *text = xasprintf("A call to your endpoint \"%s\" (%s) failed.\n\n"
@@ -713,14 +701,9 @@ static enum tm_error log_call(struct tool_ctx *ctx, const struct gateway_call *i
                                endpoint_name, t->environment, in->method, o->status,
                                o->error_code ? o->error_code : "error", o->error_message, occurred_at, o->log_id,
                                ctx->cfg->notify_cooldown_s / 60);
-        const char *pn[6] = {t->account_id, t->endpoint_id, key, cool, subject, text};
-        res = must(ctx, SQL_NOTIFY_FAILED, 6, pn);
+        rc = notify_queue(ctx, t->account_id, t->endpoint_id, "call_failed", subject, text, NULL);
         free(subject);
         free(text);
-        if (!res)
-            rc = ctx->code;
-        else
-            PQclear(res);
     }
     if (rc == TM_OK) {
         o->count_due = true;

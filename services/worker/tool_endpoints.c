@@ -17,6 +17,11 @@
  * owner's key per environment and the webhook rows with their signing
  * secrets; the detail view shows the keys masked only; update sets an
  * environment's webhook; deploy needs a sandbox call first.
+ *
+ * Notifications (services/worker/notify.h): the detail view shows the
+ * endpoint's effective rules, update sets the endpoint's own rules (they take
+ * effect at once, no deploy), and deploy queues a `deployed` e-mail in its
+ * transaction when the rule asks for one.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -31,6 +36,7 @@
 #include "services/worker/cursor.h"
 #include "services/worker/dispatch.h"
 #include "services/worker/gateway.h"
+#include "services/worker/notify.h"
 
 #define SLUG_MAX 48
 #define SLUG_SUFFIX 6
@@ -144,7 +150,10 @@ static enum tm_error resolve(struct tool_ctx *ctx, const json_t *args, bool lock
 static const char SQL_DETAIL[] =
     "SELECT e.id::text, e.name, e.slug, e.description, e.active, e.prod_version, " TS("e.created_at") ", " TS(
         "e.updated_at") ", s.version, s.fields::text, " TS("s.updated_at") ", p.version, p.fields::text, "
-    "CASE WHEN e.prod_version > 0 THEN " TS("p.updated_at") " END, e.sandbox_test_calls "
+    "CASE WHEN e.prod_version > 0 THEN " TS("p.updated_at") " END, e.sandbox_test_calls, "
+    NOTIFY_RULE_ENABLED("e.account_id", "e.id", "'call_failed'") ", "
+    NOTIFY_RULE_ENABLED("e.account_id", "e.id", "'webhook_failed'") ", "
+    NOTIFY_RULE_ENABLED("e.account_id", "e.id", "'deployed'") " "
     "FROM endpoints e "
     "JOIN endpoint_configs s ON s.endpoint_id = e.id AND s.environment = 'sandbox' "
     "JOIN endpoint_configs p ON p.endpoint_id = e.id AND p.environment = 'production' "
@@ -195,6 +204,10 @@ static enum tm_error load_detail(struct tool_ctx *ctx, const char *id, json_t **
                                   "deployed_at", pg_str_or_null(res, 0, 13)));
     json_object_set_new(d, "has_undeployed_changes", json_boolean(json_array_size(pending) > 0));
     json_object_set_new(d, "pending_changes", pending);
+    json_t *rules = json_object();
+    for (int i = 0; i < NOTIFY_ENDPOINT_EVENTS; i++)   /* columns 15.. follow notify_endpoint_events */
+        json_object_set_new(rules, notify_endpoint_events[i], json_boolean(pg_bool(res, 0, 15 + i)));
+    json_object_set_new(d, "notifications", rules);
     free(url);
     PQclear(res);
 
@@ -855,6 +868,54 @@ out:
     return rc;
 }
 
+/* ---- the endpoint's notification rules (endpoints_update) -------------- */
+
+/* args.notifications: an object of event -> boolean, events of notify.h only. */
+static enum tm_error check_notifications(struct tool_ctx *ctx, const json_t *jr)
+{
+    if (!json_is_object(jr) || json_object_size(jr) == 0)
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL,
+                         "notifications must be an object {call_failed, webhook_failed, deployed} of booleans");
+    const char *event;
+    const json_t *v;
+    json_object_foreach((json_t *)jr, event, v) {
+        if (notify_event_index(event) < 0)
+            return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL,
+                             "notifications.%.40s is not an event; use call_failed, webhook_failed or deployed",
+                             event);
+        if (!json_is_boolean(v))
+            return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "notifications.%s must be true or false", event);
+    }
+    return TM_OK;
+}
+
+/* Applies args.notifications: each given event becomes the endpoint's own
+ * rule (so it wins over an account-wide one). A "(notifications.<event>)"
+ * diff entry is appended when the effective value changes. Rules act at
+ * once: they are not part of the deployed configuration. */
+static enum tm_error update_notifications(struct tool_ctx *ctx, const char *id, const json_t *jr, bool dry_run,
+                                          json_t *diff)
+{
+    bool on[NOTIFY_ENDPOINT_EVENTS];
+    if (notify_effective(ctx, ctx->who->account_id, id, on) != TM_OK)
+        return ctx->code;
+    for (int i = 0; i < NOTIFY_ENDPOINT_EVENTS; i++) {
+        const json_t *v = json_object_get(jr, notify_endpoint_events[i]);
+        if (!v)
+            continue;
+        bool want = json_is_true(v);
+        if (want != on[i]) {
+            char field[64];
+            snprintf(field, sizeof field, "(notifications.%s)", notify_endpoint_events[i]);
+            json_array_append_new(diff, json_pack("{s:s, s:s, s:{s:b}, s:{s:b}}", "field", field, "change",
+                                                  "changed", "before", "value", on[i], "after", "value", want));
+        }
+        if (!dry_run && notify_rule_set(ctx, ctx->who->account_id, id, notify_endpoint_events[i], want) != TM_OK)
+            return ctx->code;
+    }
+    return TM_OK;
+}
+
 enum tm_error tool_endpoints_update(struct tool_ctx *ctx, const json_t *args, json_t **result)
 {
     const char *env = json_string_value(json_object_get(args, "environment"));
@@ -872,9 +933,12 @@ enum tm_error tool_endpoints_update(struct tool_ctx *ctx, const json_t *args, js
     if (jw && !json_is_object(jw))
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "webhook must be an object {url, auth_header_name, "
                                                              "auth_value, enabled}");
-    if (!in_fields && !jn && !jd && !jw)
+    const json_t *jr = json_object_get(args, "notifications");
+    if (jr && check_notifications(ctx, jr) != TM_OK)
+        return ctx->code;
+    if (!in_fields && !jn && !jd && !jw && !jr)
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL,
-                         "nothing to change: pass name, description, fields or webhook");
+                         "nothing to change: pass name, description, fields, webhook or notifications");
     if ((jn && !json_is_string(jn)) || (jd && !json_is_string(jd)))
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "name and description must be strings");
     const char *new_name = json_string_value(jn), *new_desc = json_string_value(jd);
@@ -916,6 +980,8 @@ enum tm_error tool_endpoints_update(struct tool_ctx *ctx, const json_t *args, js
                                               "changed", "before", value_obj(st.description), "after",
                                               value_obj(new_desc)));
     if (jw && update_webhook(ctx, id, env, jw, dry_run, diff) != TM_OK)
+        goto fail;
+    if (jr && update_notifications(ctx, id, jr, dry_run, diff) != TM_OK)
         goto fail;
     bool changed = json_array_size(diff) > 0;
     const json_t *sandbox_after = fields_changed ? fields : st.sandbox_fields;
@@ -976,6 +1042,51 @@ static const char SQL_DEPLOY_RECORD[] =
     "VALUES ($1::uuid, $2::uuid, $3::int, jsonb_build_object('fields', $4::jsonb), $5::jsonb, $6, 'mcp') "
     "RETURNING " TS("created_at");
 
+/* The `deployed` e-mail, queued if the endpoint's rule asks for one and its
+ * cool-down has passed (notify.h). The body names the version, the changes
+ * (one line per field of the diff) and who deployed. */
+static enum tm_error notify_deployed(struct tool_ctx *ctx, const char *id, const struct ep_state *st,
+                                     long long version, const json_t *diff, const char *note, const char *at,
+                                     const char *url)
+{
+    struct strbuf sb;
+    sb_init(&sb, 512);
+    char *head = xasprintf("Your endpoint \"%s\" was deployed to production as version %lld.\n\n"
+                           "Version: %lld\nDeployed by: via MCP\nTime: %s\nProduction URL: %s\n",
+                           st->name, version, version, at, url);
+    sb_append_str(&sb, head);
+    free(head);
+    if (*note) {
+        sb_append_str(&sb, "Note: ");
+        sb_append_str(&sb, note);
+        sb_append_str(&sb, "\n");
+    }
+    if (json_array_size(diff) == 0) {
+        sb_append_str(&sb, "\nChanges: none to the fields (the first deploy puts production live).\n");
+    } else {
+        char *count = xasprintf("\nChanges (%zu):\n", json_array_size(diff));
+        sb_append_str(&sb, count);
+        free(count);
+        size_t i;
+        const json_t *e;
+        json_array_foreach(diff, i, e) {
+            char *line = xasprintf("- %s: %s\n", json_string_value(json_object_get(e, "field")),
+                                   json_string_value(json_object_get(e, "change")));
+            sb_append_str(&sb, line);
+            free(line);
+        }
+    }
+    char *body = sb_take(&sb, NULL);
+    char *subject = xasprintf("[3Min API] %s deployed to production: version %lld", st->name, version);
+    bool queued = false;
+    enum tm_error rc = notify_queue(ctx, ctx->who->account_id, id, "deployed", subject, body, &queued);
+    if (rc == TM_OK && queued)
+        log_info("endpoint %s: queued a deployed notification", id);
+    free(subject);
+    free(body);
+    return rc;
+}
+
 enum tm_error tool_endpoints_deploy(struct tool_ctx *ctx, const json_t *args, json_t **result)
 {
     const json_t *jnote = json_object_get(args, "note");
@@ -1028,6 +1139,10 @@ enum tm_error tool_endpoints_deploy(struct tool_ctx *ctx, const json_t *args, js
             goto fail;
         deployed_at = json_string(PQgetvalue(res, 0, 0));
         PQclear(res);
+        if (notify_deployed(ctx, id, &st, version, diff, note, json_string_value(deployed_at), url) != TM_OK) {
+            json_decref(deployed_at);
+            goto fail;
+        }
         log_info("endpoint %s deployed as version %lld", id, version);
     }
 

@@ -350,7 +350,8 @@ static void test_output_schema_accepts_an_endpoint_detail(void **state)
                   "\"keys\":{\"sandbox\":{\"masked\":\"tm_test_\u2026abcd\"},\"production\":null},"
                   "\"webhooks\":{\"sandbox\":{\"url\":\"https://hooks.example.com/x\",\"auth_header_name\":null,"
                   "\"has_auth_value\":false,\"enabled\":true},\"production\":{\"url\":null,"
-                  "\"auth_header_name\":null,\"has_auth_value\":false,\"enabled\":false}}}");
+                  "\"auth_header_name\":null,\"has_auth_value\":false,\"enabled\":false}},"
+                  "\"notifications\":{\"call_failed\":true,\"webhook_failed\":false,\"deployed\":false}}");
     char err[256];
     const json_t *out = tool("endpoints_get")->output;
     if (!jschema_validate(out, r, "result", err, sizeof err)) fail_msg("%s", err);
@@ -358,10 +359,37 @@ static void test_output_schema_accepts_an_endpoint_detail(void **state)
     json_t *c = json_pack("{s:O,s:[s]}", "endpoint", r, "next_steps", "Send a test record to the sandbox");
     if (!jschema_validate(tool("endpoints_create")->output, c, "result", err, sizeof err)) fail_msg("%s", err);
     json_decref(c);
+    /* The effective rules are booleans, all three always present. */
+    json_t *rules = json_object_get(r, "notifications");
+    json_object_set_new(rules, "deployed", json_string("yes"));
+    assert_false(jschema_validate(out, r, "result", err, sizeof err));
+    json_object_del(rules, "deployed");
+    assert_false(jschema_validate(out, r, "result", err, sizeof err));
+    json_object_set_new(rules, "deployed", json_true());
+    if (!jschema_validate(out, r, "result", err, sizeof err)) fail_msg("%s", err);
     /* A client relies on every documented key: dropping one must fail. */
     json_object_del(json_object_get(r, "production"), "deployed_at");
     assert_false(jschema_validate(out, r, "result", err, sizeof err));
     json_decref(r);
+}
+
+static void test_update_input_takes_notification_booleans_only(void **state)
+{
+    (void)state;
+    const json_t *in = tool("endpoints_update")->input;
+    char err[256];
+    json_t *a = J("{\"endpoint\":\"contact-form\",\"notifications\":{\"call_failed\":true,\"deployed\":false}}");
+    if (!jschema_validate(in, a, "arguments", err, sizeof err)) fail_msg("%s", err);
+    json_decref(a);
+    a = J("{\"endpoint\":\"contact-form\",\"notifications\":{\"usage_80\":true}}");
+    assert_false(jschema_validate(in, a, "arguments", err, sizeof err));
+    json_decref(a);
+    a = J("{\"endpoint\":\"contact-form\",\"notifications\":{\"call_failed\":\"on\"}}");
+    assert_false(jschema_validate(in, a, "arguments", err, sizeof err));
+    json_decref(a);
+    a = J("{\"endpoint\":\"contact-form\",\"notifications\":{}}");
+    assert_false(jschema_validate(in, a, "arguments", err, sizeof err));
+    json_decref(a);
 }
 
 static void test_scopes_parse_accepts_commas_and_spaces(void **state)
@@ -430,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_list_and_update_arguments_are_bounded),
         cmocka_unit_test(test_output_schema_accepts_a_deploy_result),
         cmocka_unit_test(test_output_schema_accepts_an_endpoint_detail),
+        cmocka_unit_test(test_update_input_takes_notification_booleans_only),
         cmocka_unit_test(test_scopes_parse_accepts_commas_and_spaces),
         cmocka_unit_test(test_scopes_parse_rejects_unknown_and_empty),
         cmocka_unit_test(test_scopes_format_and_names),
