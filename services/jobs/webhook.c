@@ -27,6 +27,7 @@
 #include <sodium.h>
 
 #include "common/log.h"
+#include "common/notify_rules.h"
 #include "common/outbound.h"
 #include "common/util.h"
 
@@ -308,9 +309,7 @@ static const char SQL_ENDPOINT[] = "SELECT name, slug FROM endpoints WHERE id = 
  * key is not cooling down; the cool-down row is taken in the same statement,
  * so concurrent failures queue one message. */
 static const char SQL_NOTIFY[] =
-    "WITH rule AS (SELECT 1 FROM notification_rules"
-    "               WHERE account_id = $1 AND (endpoint_id = $2 OR endpoint_id IS NULL) AND event = $3 AND enabled"
-    "               LIMIT 1),"
+    "WITH rule AS (SELECT 1 WHERE " NOTIFY_RULE_ENABLED("$1::uuid", "$2::uuid", "$3::text") "),"
     " cool AS (INSERT INTO notify_cooldowns (account_id, key, until)"
     "          SELECT $1, $3 || ':' || $2, now() + make_interval(secs => $4::int) WHERE EXISTS (SELECT 1 FROM rule)"
     "          ON CONFLICT (account_id, key) DO UPDATE SET until = EXCLUDED.until"

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/notify_rules.h"
 #include "services/worker/tool.h"
 
 /* The events a rule of one endpoint can be set for by tools (in the order
@@ -18,16 +19,8 @@
 #define NOTIFY_ENDPOINT_EVENTS 3
 extern const char *const notify_endpoint_events[NOTIFY_ENDPOINT_EVENTS];
 
-/* The effective rule of event for an endpoint as an SQL boolean expression:
- * the endpoint's own rule wins, else the account-wide one (endpoint_id
- * NULL), else off. acct, ep and event are SQL expressions (parameters or
- * columns); one definition so the detail view shows exactly what
- * notify_queue obeys. */
-#define NOTIFY_RULE_ENABLED(acct, ep, event)                                                           \
-    "coalesce((SELECT nr.enabled FROM notification_rules nr WHERE nr.account_id = " acct                \
-    " AND nr.endpoint_id = " ep " AND nr.event = " event "), "                                          \
-    "(SELECT nr.enabled FROM notification_rules nr WHERE nr.account_id = " acct                         \
-    " AND nr.endpoint_id IS NULL AND nr.event = " event "), false)"
+/* NOTIFY_RULE_ENABLED (the effective rule as SQL) is in common/notify_rules.h,
+ * shared with bin/jobs. */
 
 /* Queues an e-mail of kind event about endpoint_id, in the caller's
  * transaction, when the effective rule is on and the key
