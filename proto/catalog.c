@@ -422,6 +422,33 @@
     "\"log_id\":{\"type\":[\"string\",\"null\"]},"                                                        \
     "\"latency_ms\":{\"type\":\"integer\",\"minimum\":0}}}"
 
+/* ---- subscription ---- */
+
+#define SUBSCRIPTION_IN "{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{}}"
+
+#define SUBSCRIPTION_OUT                                                                                  \
+    "{\"type\":\"object\",\"additionalProperties\":false,"                                                \
+    "\"required\":[\"plan\",\"status\",\"period\",\"usage\",\"billing\",\"manage_url\"],\"properties\":{" \
+    "\"plan\":{\"type\":\"object\",\"additionalProperties\":false,"                                       \
+    "\"required\":[\"code\",\"limit\",\"price_usd\",\"overage_per_call\"],\"properties\":{"               \
+    "\"code\":{\"type\":\"string\",\"enum\":[\"free\",\"basic\",\"pro\",\"enterprise\"]},"                \
+    "\"limit\":{\"type\":\"integer\",\"minimum\":1},\"price_usd\":{\"type\":\"number\",\"minimum\":0},"     \
+    "\"overage_per_call\":{\"type\":[\"number\",\"null\"]}}},"                                              \
+    "\"status\":{\"type\":\"string\",\"enum\":[\"active\",\"canceled\",\"past_due\"]},"                   \
+    "\"period\":{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"start\",\"end\"],"        \
+    "\"properties\":{\"start\":{\"type\":\"string\"},\"end\":{\"type\":\"string\"}}},"                      \
+    "\"usage\":{\"type\":\"object\",\"additionalProperties\":false,"                                      \
+    "\"required\":[\"used\",\"limit\",\"remaining\",\"percent\",\"overage_calls\"],\"properties\":{"         \
+    "\"used\":{\"type\":\"integer\",\"minimum\":0},\"limit\":{\"type\":\"integer\",\"minimum\":1},"         \
+    "\"remaining\":{\"type\":\"integer\",\"minimum\":0},\"percent\":{\"type\":\"number\",\"minimum\":0},"   \
+    "\"overage_calls\":{\"type\":\"integer\",\"minimum\":0}}},"                                            \
+    "\"billing\":{\"type\":\"object\",\"additionalProperties\":false,"                                    \
+    "\"required\":[\"provider\",\"next_billing_at\",\"cancel_at_period_end\"],\"properties\":{"            \
+    "\"provider\":{\"type\":\"string\",\"enum\":[\"manual\",\"paddle\"]},"                                  \
+    "\"next_billing_at\":{\"type\":[\"string\",\"null\"]},"                                                 \
+    "\"cancel_at_period_end\":{\"type\":\"boolean\"}}},"                                                     \
+    "\"manage_url\":{\"type\":\"string\"}}}"
+
 struct tool_def catalog_tools[] = {
     {
         .name = "help",
@@ -601,6 +628,23 @@ struct tool_def catalog_tools[] = {
         .output_schema = API_CALL_OUT,
         .read_only = false, .destructive = true, .idempotent = false, .open_world = true,
         .scope = SCOPE_EXECUTE,
+        .op = ENV_OP_TOOL,
+    },
+    {
+        .name = "subscription",
+        .title = "Plan and usage",
+        .description =
+            "Shows the account's plan and how much of it is used in the current 30-day billing period (periods "
+            "run from the account's creation, not calendar months). Takes no arguments. Returns {plan {code, "
+            "limit, price_usd, overage_per_call}, status, period {start, end}, usage {used, limit, remaining, "
+            "percent, overage_calls}, billing {provider, next_billing_at, cancel_at_period_end}, manage_url}. "
+            "free, basic and pro refuse gateway calls with 402 quota_exceeded once the limit is used; enterprise "
+            "continues and counts overage_calls. Sandbox and production calls both count. Changing or cancelling "
+            "the plan is not possible over MCP: send the user to manage_url.",
+        .input_schema = SUBSCRIPTION_IN,
+        .output_schema = SUBSCRIPTION_OUT,
+        .read_only = true, .destructive = false, .idempotent = true, .open_world = false,
+        .scope = SCOPE_READ,
         .op = ENV_OP_TOOL,
     },
 };

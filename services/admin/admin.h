@@ -10,6 +10,7 @@
  *   admin_db.c      connecting and small libpq helpers
  *   admin_migrate.c `3min migrate`
  *   admin_account.c `3min account create`
+ *   admin_plan.c    `3min account plan` (the subscription's plan)
  *   admin_mcpkey.c  `3min mcp-key create|list|revoke`
  *   admin_keys.c    `3min keys init|rotate` (OAuth signing key; no database)
  *   admin_endpoint.c `3min endpoint keys` (an endpoint's full keys and webhook secrets)
@@ -69,6 +70,8 @@ const char *admin_sqlstate(const PGresult *r);
 /* ---- the commands, with arguments already checked for presence by main.c. */
 int admin_migrate(PGconn *c);
 int admin_account_create(PGconn *c, const char *email, const char *password, const char *plan);
+/* `3min account plan`: sets the account's plan (admin_plan.c); prints it. */
+int admin_account_plan(PGconn *c, const char *email, const char *plan);
 int admin_mcpkey_create(PGconn *c, const char *email, const char *name, const char *scopes);
 int admin_mcpkey_list(PGconn *c, const char *email);
 int admin_mcpkey_revoke(PGconn *c, const char *id);

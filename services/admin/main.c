@@ -31,6 +31,7 @@ struct command {
 enum cmd_id {
     CMD_MIGRATE,
     CMD_ACCOUNT_CREATE,
+    CMD_ACCOUNT_PLAN,
     CMD_KEY_CREATE,
     CMD_KEY_LIST,
     CMD_KEY_REVOKE,
@@ -48,6 +49,8 @@ static const struct command commands[] = {
                             {{"email", true, NULL},
                              {"password", true, NULL},
                              {"plan", false, "free"}}},
+    [CMD_ACCOUNT_PLAN] = {"account", "plan", "3min account plan --email E --plan free|basic|pro|enterprise", 0,
+                          {{"email", true, NULL}, {"plan", true, NULL}}},
     [CMD_KEY_CREATE] = {"mcp-key", "create",
                         "3min mcp-key create --email E [--name N] [--scopes read,write,execute]",
                         0,
@@ -209,6 +212,11 @@ int main(int argc, char **argv)
         if (rc == ADMIN_OK)
             rc = check(cmd, "--plan", admin_check_plan(vals[2]));
         break;
+    case CMD_ACCOUNT_PLAN:
+        rc = check(cmd, "--email", admin_check_email(vals[0]));
+        if (rc == ADMIN_OK)
+            rc = check(cmd, "--plan", admin_check_plan(vals[1]));
+        break;
     case CMD_KEY_CREATE: {
         uint32_t bits;
         rc = check(cmd, "--email", admin_check_email(vals[0]));
@@ -254,6 +262,9 @@ int main(int argc, char **argv)
         break;
     case CMD_ACCOUNT_CREATE:
         rc = admin_account_create(conn, vals[0], vals[1], vals[2]);
+        break;
+    case CMD_ACCOUNT_PLAN:
+        rc = admin_account_plan(conn, vals[0], vals[1]);
         break;
     case CMD_KEY_CREATE:
         rc = admin_mcpkey_create(conn, vals[0], vals[1], vals[2]);

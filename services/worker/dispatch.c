@@ -40,6 +40,7 @@
 #include "services/worker/cimd_fetch.h"
 #include "services/worker/gateway.h"
 #include "services/worker/tool_logs.h"
+#include "services/worker/tool_subscription.h"
 
 static const struct tool_handler handlers[] = {
     {"help", tool_help},
@@ -52,6 +53,7 @@ static const struct tool_handler handlers[] = {
     {"logs_search", tool_logs_search},
     {"stats", tool_stats},
     {"api_call", tool_api_call},
+    {"subscription", tool_subscription},
 };
 
 tool_fn dispatch_handler(const char *tool_name)

@@ -7,7 +7,7 @@
  *   3 endpoint inactive                      403 endpoint_inactive    logged
  *   4 production never deployed              403 endpoint_not_deployed not logged
  *   5 key inactive / CRUD bit off            403 key_inactive / permission_denied
- *   6 quota (hook, never blocks yet)         402 quota_exceeded
+ *   6 quota of a hard-limit plan used up     402 quota_exceeded (plans.h)
  *     throttled by the edge                  429 rate_limited + Retry-After
  *   7 the edge's early reject (415/413/400), body and query checks
  *   8 validation against this environment's fields   400
@@ -39,6 +39,7 @@
 #include "proto/fields.h"
 #include "services/worker/cursor.h"
 #include "services/worker/notify.h"
+#include "services/worker/plans.h"
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 #define LIST_BYTES_MAX (1u << 20)   /* a list answer stops growing past 1 MiB (the envelope holds 2) */
@@ -223,6 +224,9 @@ struct outcome {
     bool count_success, count_write;
     long long latency_ms;
     struct target who;
+    /* The plan, read at step 6 for count_call (overage and alerts). */
+    bool plan_known, plan_hard;
+    long long plan_limit;
 };
 
 static void set_answer(struct outcome *o, int status, json_t *body)
@@ -554,7 +558,10 @@ static const char SQL_COUNTERS[] =
     "WITH u AS (INSERT INTO usage_counters (account_id, period_start, period_end, calls) "
     "  SELECT a.id, p.period_start, p.period_end, 1 FROM accounts a "
     "  CROSS JOIN LATERAL usage_period(a.created_at, now()) p WHERE a.id = $1::uuid AND $7::boolean "
-    "  ON CONFLICT (account_id, period_start) DO UPDATE SET calls = usage_counters.calls + 1 RETURNING calls), "
+    "  ON CONFLICT (account_id, period_start) DO UPDATE SET calls = usage_counters.calls + 1, "
+    "  overage_calls = usage_counters.overage_calls + (NOT $9::boolean AND usage_counters.calls + 1 > $10::bigint)::int "
+    "  RETURNING calls, alert80_at IS NULL AS a80, alert100_at IS NULL AS a100, period_start::text AS ps, "
+    "  " TS("period_end") " AS pe), "
     "s AS (UPDATE endpoints SET sandbox_test_calls = sandbox_test_calls + 1 "
     "  WHERE id = $2::uuid AND account_id = $1::uuid AND $3::text = 'sandbox' RETURNING 1) "
     "INSERT INTO daily_stats (account_id, endpoint_id, environment, day, collaboration_key_id, calls, success, "
@@ -564,7 +571,24 @@ static const char SQL_COUNTERS[] =
     "calls = daily_stats.calls + 1, success = daily_stats.success + excluded.success, "
     "failed = daily_stats.failed + excluded.failed, latency_sum_ms = daily_stats.latency_sum_ms + excluded.latency_sum_ms, "
     "cud_calls = daily_stats.cud_calls + excluded.cud_calls, "
-    "cud_latency_sum_ms = daily_stats.cud_latency_sum_ms + excluded.cud_latency_sum_ms";
+    "cud_latency_sum_ms = daily_stats.cud_latency_sum_ms + excluded.cud_latency_sum_ms "
+    "RETURNING (SELECT calls FROM u), (SELECT a80 FROM u), (SELECT a100 FROM u), (SELECT ps FROM u), "
+    "(SELECT pe FROM u)";
+
+/* A usage alert, once per period: the statement marks the period's counter
+ * (alert80_at / alert100_at) and queues the e-mail only if it was unmarked,
+ * so two calls can never both send it; the counter row is already locked by
+ * this transaction's count. An account-wide rule for the event set to off
+ * (notification_rules, endpoint NULL) silences it; no rule means on. Reaching
+ * 100% also marks 80%, so one jump past both sends only the 100% alert. */
+#define SQL_ALERT(col, also)                                                                              \
+    "WITH f AS (UPDATE usage_counters SET " col " = now()" also " WHERE account_id = $1::uuid "           \
+    "  AND period_start = $2::timestamptz AND " col " IS NULL RETURNING 1) "                              \
+    "INSERT INTO notifications (account_id, kind, subject, body) SELECT $1::uuid, $3, $4, $5 FROM f "     \
+    "WHERE coalesce((SELECT nr.enabled FROM notification_rules nr WHERE nr.account_id = $1::uuid "        \
+    "  AND nr.endpoint_id IS NULL AND nr.event = $3), true)"
+static const char SQL_ALERT80[] = SQL_ALERT("alert80_at", "");
+static const char SQL_ALERT100[] = SQL_ALERT("alert100_at", ", alert80_at = coalesce(alert80_at, now())");
 
 static const char SQL_DELIVERY_INSERT[] =
     "INSERT INTO webhook_deliveries (account_id, endpoint_id, environment, call_log_id, call_log_created_at, url, "
@@ -726,25 +750,95 @@ static enum tm_error count_call(struct tool_ctx *ctx, const struct outcome *o)
     const struct target *t = &o->who;
     char lat[24];
     snprintf(lat, sizeof lat, "%lld", o->latency_ms);
-    const char *pc[8] = {t->account_id, t->endpoint_id, t->environment, t->collab_id[0] ? t->collab_id : NULL,
-                         o->count_success ? "1" : "0", lat, o->counted ? "true" : "false", o->count_write ? "1" : "0"};
-    PGresult *res = must(ctx, SQL_COUNTERS, 8, pc);
+    /* Without a known plan (no step 6 reached) nothing is overage. */
+    char lim[24];
+    snprintf(lim, sizeof lim, "%lld", o->plan_known ? o->plan_limit : 0);
+    bool hard = !o->plan_known || o->plan_hard;
+    const char *pc[10] = {t->account_id, t->endpoint_id, t->environment, t->collab_id[0] ? t->collab_id : NULL,
+                          o->count_success ? "1" : "0", lat, o->counted ? "true" : "false",
+                          o->count_write ? "1" : "0", hard ? "true" : "false", lim};
+    PGresult *res = must(ctx, SQL_COUNTERS, 10, pc);
     if (!res)
         return ctx->code;
+    enum plans_alert due = PLANS_ALERT_NONE;
+    if (o->counted && o->plan_known && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+        due = plans_alert_due(strtoll(PQgetvalue(res, 0, 0), NULL, 10), o->plan_limit,
+                              PQgetvalue(res, 0, 1)[0] == 't', PQgetvalue(res, 0, 2)[0] == 't');
+    if (due == PLANS_ALERT_NONE) {
+        PQclear(res);
+        return TM_OK;
+    }
+    /* Rare (twice a period at most): one more statement. */
+    const char *calls = PQgetvalue(res, 0, 0);
+    int pct = due == PLANS_ALERT_100 ? 100 : 80;
+    char *subject = xasprintf("[3Min API] You have used %d%% of your monthly API calls", pct);
+    char *text = xasprintf("Your account has made %s of its %lld API calls for the current 30-day period "
+                           "(%d%%).\n\nThe period ends at %s.\n\n%s\n\nSee your plan and usage: %s/settings/subscription\n",
+                           calls, o->plan_limit, pct, PQgetvalue(res, 0, 4),
+                           o->plan_hard ? (due == PLANS_ALERT_100
+                                               ? "Further calls are refused with 402 quota_exceeded until the "
+                                                 "period ends or the plan is upgraded."
+                                               : "At 100% further calls are refused with 402 quota_exceeded "
+                                                 "until the period ends or the plan is upgraded.")
+                                        : "Calls past the limit are allowed and billed as overage.",
+                           ctx->cfg->public_url);
+    const char *pa[5] = {t->account_id, PQgetvalue(res, 0, 3), due == PLANS_ALERT_100 ? "usage_100" : "usage_80",
+                         subject, text};
+    PGresult *ra = must(ctx, due == PLANS_ALERT_100 ? SQL_ALERT100 : SQL_ALERT80, 5, pa);
+    free(subject);
+    free(text);
     PQclear(res);
+    if (!ra)
+        return ctx->code;
+    PQclear(ra);
     return TM_OK;
 }
 
 /* ---- quota -------------------------------------------------------------- */
 
-/* Step 6's quota check. Plans and their limits arrive with the plans issue;
- * until then no account is ever blocked. When it lands it fills *limit,
- * *used and *period_end for the 402 body and returns true to block. */
-static bool gateway_quota_exhausted(struct tool_ctx *ctx, const struct target *t)
+/* The account's plan and this period's usage (docs/PLANS.md): the
+ * subscription is the source of truth; an account without one counts as
+ * free. Read without locking the counter: calls of one account running at
+ * the same moment may each see the count below the limit, so a burst can
+ * pass the limit by at most the number of calls in flight. */
+static const char SQL_QUOTA[] =
+    "SELECT p.monthly_limit, p.hard_limit, coalesce(u.calls, 0), " TS("per.period_end") " "
+    "FROM accounts a CROSS JOIN LATERAL usage_period(a.created_at, now()) per "
+    "LEFT JOIN subscriptions s ON s.account_id = a.id "
+    "JOIN plans p ON p.code = coalesce(s.plan_code, 'free') "
+    "LEFT JOIN usage_counters u ON u.account_id = a.id AND u.period_start = per.period_start "
+    "WHERE a.id = $1::uuid";
+
+/* Step 6's quota check: reads the plan into o (for count_call) and returns
+ * 1 with the 402 answer set on o when a hard limit is used up, 0 to go on,
+ * -1 on a database failure (recorded on ctx). */
+static int gateway_quota_exhausted(struct tool_ctx *ctx, const struct target *t, struct outcome *o)
 {
-    (void)ctx;
-    (void)t;
-    return false;
+    const char *p[1] = {t->account_id};
+    PGresult *res = must(ctx, SQL_QUOTA, 1, p);
+    if (!res)
+        return -1;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return 0;
+    }
+    o->plan_known = true;
+    o->plan_limit = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    o->plan_hard = PQgetvalue(res, 0, 1)[0] == 't';
+    long long used = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+    if (!plans_quota_blocks(o->plan_hard, o->plan_limit, used)) {
+        PQclear(res);
+        return 0;
+    }
+    char *upgrade = xasprintf("%s/settings/subscription", ctx->cfg->public_url);
+    json_t *details = json_pack("{s:I, s:I, s:s, s:s}", "limit", (json_int_t)o->plan_limit, "used",
+                                (json_int_t)used, "period_end", PQgetvalue(res, 0, 3), "upgrade_url", upgrade);
+    set_error(o, 402, "quota_exceeded", details,
+              "the plan's %lld calls for this 30-day period are used up; upgrade the plan or wait for the "
+              "period to end", o->plan_limit);
+    free(upgrade);
+    PQclear(res);
+    return 1;
 }
 
 /* ---- the pipeline ------------------------------------------------------- */
@@ -849,9 +943,13 @@ static enum tm_error pipeline(struct tool_ctx *ctx, const struct gateway_call *i
     }
 
     /* Step 6. */
-    if (gateway_quota_exhausted(ctx, &t)) {
+    int exhausted = gateway_quota_exhausted(ctx, &t, o);
+    if (exhausted < 0) {
+        rc = ctx->code;
+        goto out;
+    }
+    if (exhausted) {
         o->counted = false;
-        set_error(o, 402, "quota_exceeded", NULL, "the monthly call quota is used up");
         goto log;
     }
     if (in->throttled) {

@@ -46,7 +46,7 @@ test('the SDK client initializes and lists every tool with its schemas', async (
   const { tools } = await client.listTools();
   assert.deepEqual(tools.map((t) => t.name).sort(),
     ['api_call', 'endpoints_create', 'endpoints_deploy', 'endpoints_get', 'endpoints_list', 'endpoints_update', 'help',
-      'logs_lookup', 'logs_search', 'stats']);
+      'logs_lookup', 'logs_search', 'stats', 'subscription']);
   const ajv = new Ajv({ strict: false, allErrors: true });
   for (const t of tools) {
     assert.ok(t.outputSchema, t.name);

@@ -45,9 +45,10 @@ static void test_catalog_has_the_foundation_tools(void **state)
     static const char *const names[] = {"help",          "endpoints_list",   "endpoints_get",
                                         "endpoints_create", "endpoints_update", "endpoints_deploy",
                                         "logs_lookup",   "logs_search",      "stats",
-                                        "api_call"};
+                                        "api_call",      "subscription"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) tool(names[i]);
-    assert_int_equal(catalog_tool_count, 10);
+    /* Every tool is listed above: a tool added without its test row fails here. */
+    assert_int_equal(catalog_tool_count, sizeof names / sizeof names[0]);
     assert_null(catalog_find("endpoints_delete"));
     assert_null(catalog_find(""));
     assert_null(catalog_find(NULL));
@@ -154,6 +155,7 @@ static void test_annotations_match_what_each_tool_does(void **state)
         {"stats", true, false, true, false},
         /* api_call writes and deletes records and fires webhooks to the outside. */
         {"api_call", false, true, false, true},
+        {"subscription", true, false, true, false},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         const struct tool_def *t = tool(want[i].name);
