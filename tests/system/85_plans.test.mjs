@@ -187,6 +187,30 @@ test('free plan: alerts at 80% and 100% once, the call reaching 1000 succeeds an
   assert.deepEqual(await alerts(acct), ['usage_80', 'usage_100'], 'no new alert below 80% of the new limit');
 });
 
+test('alerts are once per period: the next 30-day period counts from zero and alerts again', async () => {
+  const { acct, c, post } = await setup('plans-period');
+  await setUsed(acct, 799);
+  assert.equal((await post()).response.status, 202);          // 800
+  assert.equal((await post()).response.status, 202);          // 801
+  assert.deepEqual(await alerts(acct), ['usage_80']);
+  const before = await call(c, 'subscription');
+
+  // the account is now 45 days older: now falls in its second period, which
+  // started 15 days ago and has no count yet
+  await psql(`UPDATE accounts SET created_at = created_at - interval '45 days' WHERE id = '${acct.id}'`);
+  const s = await call(c, 'subscription');
+  assert.equal(Date.parse(s.period.start), Date.parse(before.period.start) - 15 * 86400000);
+  assert.equal(Date.parse(s.period.end), Date.parse(s.period.start) + 30 * 86400000);
+  assert.deepEqual(s.usage, { used: 0, limit: 1000, remaining: 1000, percent: 0, overage_calls: 0 });
+  assert.equal((await post()).response.status, 202);
+  await psql(`UPDATE usage_counters SET calls = 799 WHERE account_id = '${acct.id}' `
+    + `AND period_start = (SELECT p.period_start FROM accounts a, usage_period(a.created_at, now()) p `
+    + `WHERE a.id = '${acct.id}')`);
+  assert.equal((await post()).response.status, 202);          // 800 of the new period
+  assert.deepEqual(await alerts(acct), ['usage_80', 'usage_80']);
+  assert.equal((await psql(`SELECT count(*) FROM usage_counters WHERE account_id = '${acct.id}'`))[0], '2');
+});
+
 test('enterprise: calls past the limit are allowed and counted as overage in sandbox and production', async () => {
   const { acct, c, ep, post } = await setup('plans-ent');
   assert.equal(await run3min(['account', 'plan', '--email', acct.email, '--plan', 'enterprise']), 'enterprise');
