@@ -449,6 +449,87 @@
     "\"cancel_at_period_end\":{\"type\":\"boolean\"}}},"                                                     \
     "\"manage_url\":{\"type\":\"string\"}}}"
 
+/* ---- collaborators ---- */
+
+#define PERMISSIONS_PROPS                                                                                  \
+    "\"create\":{\"type\":\"boolean\"},\"read\":{\"type\":\"boolean\"},\"update\":{\"type\":\"boolean\"}," \
+    "\"delete\":{\"type\":\"boolean\"}"
+#define PERMISSIONS_IN "{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{" PERMISSIONS_PROPS "}}"
+#define KEY_ID_SCHEMA "{\"type\":\"string\",\"minLength\":1,\"maxLength\":40}"
+
+#define COLLAB_ENV_KEY                                                                       \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"active\",\"masked\"]," \
+    "\"properties\":{\"active\":{\"type\":\"boolean\"},\"masked\":{\"type\":[\"string\",\"null\"]}}}"
+
+#define COLLAB_KEY_OUT                                                                                            \
+    "{\"type\":\"object\",\"additionalProperties\":false,"                                                        \
+    "\"required\":[\"id\",\"name\",\"description\",\"permissions\",\"sandbox\",\"production\",\"invitations\"],"  \
+    "\"properties\":{\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},"                                \
+    "\"description\":{\"type\":\"string\"},"                                                                     \
+    "\"permissions\":{\"type\":\"object\",\"additionalProperties\":false,"                                        \
+    "\"required\":[\"create\",\"read\",\"update\",\"delete\"],\"properties\":{" PERMISSIONS_PROPS "}},"           \
+    "\"sandbox\":" COLLAB_ENV_KEY ",\"production\":" COLLAB_ENV_KEY ","                                           \
+    "\"invitations\":{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"accepted\",\"pending\"]," \
+    "\"properties\":{\"accepted\":{\"type\":\"integer\",\"minimum\":0},"                                         \
+    "\"pending\":{\"type\":\"integer\",\"minimum\":0}}}}}"
+
+#define COLLAB_LIST_KEYS_IN                                                                    \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"endpoint\"],"        \
+    "\"properties\":{\"endpoint\":" ENDPOINT_REF_SCHEMA "}}"
+#define COLLAB_LIST_KEYS_OUT                                                                   \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"endpoint_id\",\"keys\"]," \
+    "\"properties\":{\"endpoint_id\":{\"type\":\"string\"},"                                  \
+    "\"keys\":{\"type\":\"array\",\"items\":" COLLAB_KEY_OUT "}}}"
+
+#define COLLAB_KEY_REF_OUT                                                                     \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"id\",\"name\"],"      \
+    "\"properties\":{\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"}}}"
+
+#define COLLAB_LIST_INVITES_IN                                                                         \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"endpoint\"],"                \
+    "\"properties\":{\"endpoint\":" ENDPOINT_REF_SCHEMA ",\"key_id\":" KEY_ID_SCHEMA ","              \
+    "\"status\":{\"type\":\"string\",\"enum\":[\"pending\",\"accepted\",\"expired\",\"revoked\",\"all\"]}}}"
+#define COLLAB_LIST_INVITES_OUT                                                                                 \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"endpoint_id\",\"items\"],"              \
+    "\"properties\":{\"endpoint_id\":{\"type\":\"string\"},\"items\":{\"type\":\"array\",\"items\":"             \
+    "{\"type\":\"object\",\"additionalProperties\":false,"                                                      \
+    "\"required\":[\"id\",\"email\",\"key\",\"status\",\"invited_at\",\"expires_at\",\"accepted_at\"],"         \
+    "\"properties\":{\"id\":{\"type\":\"string\"},\"email\":{\"type\":\"string\"},\"key\":" COLLAB_KEY_REF_OUT "," \
+    "\"status\":{\"type\":\"string\",\"enum\":[\"pending\",\"accepted\",\"expired\",\"revoked\"]},"              \
+    "\"invited_at\":{\"type\":\"string\"},\"expires_at\":{\"type\":\"string\"},"                                \
+    "\"accepted_at\":{\"type\":[\"string\",\"null\"]}}}}}}"
+
+#define COLLAB_CREATE_KEY_IN                                                                        \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"endpoint\",\"name\"],"    \
+    "\"properties\":{\"endpoint\":" ENDPOINT_REF_SCHEMA ","                                         \
+    "\"name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64},"                              \
+    "\"description\":{\"type\":\"string\",\"maxLength\":500},\"permissions\":" PERMISSIONS_IN "}}"
+#define COLLAB_CREATE_KEY_OUT                                                                               \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"endpoint_id\",\"key\",\"secrets\"]," \
+    "\"properties\":{\"endpoint_id\":{\"type\":\"string\"},\"key\":" COLLAB_KEY_OUT ","                     \
+    "\"secrets\":{\"type\":\"string\"}}}"
+
+#define COLLAB_UPDATE_PERMS_IN                                                                                    \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"endpoint\",\"key_id\",\"permissions\"]," \
+    "\"properties\":{\"endpoint\":" ENDPOINT_REF_SCHEMA ",\"key_id\":" KEY_ID_SCHEMA ","                          \
+    "\"permissions\":" PERMISSIONS_IN "}}"
+#define COLLAB_UPDATE_PERMS_OUT                                                                    \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"endpoint_id\",\"key\"]," \
+    "\"properties\":{\"endpoint_id\":{\"type\":\"string\"},\"key\":" COLLAB_KEY_OUT "}}"
+
+#define COLLAB_INVITE_IN                                                                             \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"endpoint\",\"email\"],"    \
+    "\"properties\":{\"endpoint\":" ENDPOINT_REF_SCHEMA ","                                          \
+    "\"email\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":254},\"key_id\":" KEY_ID_SCHEMA "," \
+    "\"message\":{\"type\":\"string\",\"maxLength\":1000}}}"
+#define COLLAB_INVITE_OUT                                                                                       \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"invitation\",\"already_pending\"],"     \
+    "\"properties\":{\"invitation\":{\"type\":\"object\",\"additionalProperties\":false,"                       \
+    "\"required\":[\"id\",\"email\",\"status\",\"expires_at\",\"key\"],"                                       \
+    "\"properties\":{\"id\":{\"type\":\"string\"},\"email\":{\"type\":\"string\"},"                             \
+    "\"status\":{\"type\":\"string\",\"enum\":[\"pending\"]},\"expires_at\":{\"type\":\"string\"},"             \
+    "\"key\":" COLLAB_KEY_REF_OUT "}},\"already_pending\":{\"type\":\"boolean\"}}}"
+
 struct tool_def catalog_tools[] = {
     {
         .name = "help",
@@ -645,6 +726,85 @@ struct tool_def catalog_tools[] = {
         .output_schema = SUBSCRIPTION_OUT,
         .read_only = true, .destructive = false, .idempotent = true, .open_world = false,
         .scope = SCOPE_READ,
+        .op = ENV_OP_TOOL,
+    },
+    {
+        .name = "collaborators_list_keys",
+        .title = "List collaboration keys",
+        .description =
+            "Lists an endpoint's collaboration keys: keys the owner gives to other people or apps, each with a "
+            "name, a description, CRUD permissions {create, read, update, delete} (POST, GET, PUT, DELETE on the "
+            "gateway), a key per environment {active, masked} and how many invitations were accepted and are "
+            "pending. Secrets are masked; the full keys are only in the dashboard. endpoint is the id, slug or "
+            "name. Returns {endpoint_id, keys}.",
+        .input_schema = COLLAB_LIST_KEYS_IN,
+        .output_schema = COLLAB_LIST_KEYS_OUT,
+        .read_only = true, .destructive = false, .idempotent = true, .open_world = false,
+        .scope = SCOPE_READ,
+        .op = ENV_OP_TOOL,
+    },
+    {
+        .name = "collaborators_list_invitations",
+        .title = "List collaborator invitations",
+        .description =
+            "Lists the invitations sent for an endpoint's collaboration keys, newest first: {id, email, key {id, "
+            "name}, status (pending, accepted, expired or revoked), invited_at, expires_at, accepted_at}. "
+            "Optional: key_id (one key) and status (default all). endpoint is the id, slug or name. Returns "
+            "{endpoint_id, items}.",
+        .input_schema = COLLAB_LIST_INVITES_IN,
+        .output_schema = COLLAB_LIST_INVITES_OUT,
+        .read_only = true, .destructive = false, .idempotent = true, .open_world = false,
+        .scope = SCOPE_READ,
+        .op = ENV_OP_TOOL,
+    },
+    {
+        .name = "collaborators_create_key",
+        .title = "Create a collaboration key",
+        .description =
+            "Creates a collaboration key on an endpoint: a sandbox key (tm_test_) and a production key (tm_live_) "
+            "that work on the gateway with the given permissions {create, read, update, delete} (booleans; "
+            "default create and read only). name (1-64 characters) must be unique on the endpoint; description "
+            "is optional. The answer shows the keys masked: the full secrets are shown only in the dashboard, "
+            "never here. Invite people to the key with collaborators_invite. Returns {endpoint_id, key, secrets}. "
+            "A name already used on the endpoint is conflict.",
+        .input_schema = COLLAB_CREATE_KEY_IN,
+        .output_schema = COLLAB_CREATE_KEY_OUT,
+        .read_only = false, .destructive = false, .idempotent = false, .open_world = false,
+        .scope = SCOPE_WRITE,
+        .op = ENV_OP_TOOL,
+    },
+    {
+        .name = "collaborators_update_permissions",
+        .title = "Change a collaboration key's permissions",
+        .description =
+            "Changes the CRUD permissions of one collaboration key (key_id from collaborators_list_keys): "
+            "permissions {create?, read?, update?, delete?} as booleans; bits left out stay as they are, and at "
+            "least one must be given. They apply to both environments at once. Confirm with the user before "
+            "granting update or delete. endpoint is the id, slug or name. Returns {endpoint_id, key}. An unknown "
+            "key is not_found.",
+        .input_schema = COLLAB_UPDATE_PERMS_IN,
+        .output_schema = COLLAB_UPDATE_PERMS_OUT,
+        .read_only = false, .destructive = false, .idempotent = true, .open_world = false,
+        .scope = SCOPE_WRITE,
+        .op = ENV_OP_TOOL,
+    },
+    {
+        .name = "collaborators_invite",
+        .title = "Invite a collaborator",
+        .description =
+            "Invites someone by e-mail to use an endpoint's collaboration key. key_id may be left out when the "
+            "endpoint has exactly one key; with none the call fails with precondition_failed (create one with "
+            "collaborators_create_key first), with several it fails with a validation error listing them. The "
+            "invitation e-mail (with an optional message, up to 1000 characters) carries a link that the person "
+            "opens and accepts after signing in with that address; it works once and expires after 7 days. "
+            "Inviting an address that already has a pending invitation to the key returns that invitation "
+            "(already_pending: true) and sends nothing. Invalid addresses, the account's own address and more "
+            "than 20 invitations per day are refused. Returns {invitation {id, email, status, expires_at, key}, "
+            "already_pending}.",
+        .input_schema = COLLAB_INVITE_IN,
+        .output_schema = COLLAB_INVITE_OUT,
+        .read_only = false, .destructive = false, .idempotent = false, .open_world = false,
+        .scope = SCOPE_WRITE,
         .op = ENV_OP_TOOL,
     },
 };

@@ -1,6 +1,7 @@
 /*
  * edge_http — listening, routing and replies. See edge_http.h.
  */
+#include "services/edge/invitations.h"
 #include "services/edge/edge_http.h"
 
 #include <stdio.h>
@@ -37,6 +38,7 @@ static const struct route {
     {"/oauth/authorize", oauth_route_authorize},
     {"/oauth/token", oauth_route_token},
     {"/oauth/revoke", oauth_route_revoke},
+    {"/invitations/accept", invitations_route_accept},
 };
 
 static const char *method_name(enum evhttp_cmd_type m)

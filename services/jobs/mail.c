@@ -429,7 +429,8 @@ static const char SQL_CLAIM[] =
     "                  AND (locked_at IS NULL OR locked_at < now() - make_interval(secs => $1::int))"
     "                ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
     " RETURNING n.id, n.kind, n.subject, n.body, n.attempts, n.locked_at::text,"
-    "  (SELECT a.email FROM accounts a WHERE a.id = n.account_id AND a.deleted_at IS NULL)";
+    "  COALESCE(n.recipient,"   /* an invitation goes to the invited address */
+    "   (SELECT a.email FROM accounts a WHERE a.id = n.account_id AND a.deleted_at IS NULL))";
 
 static const char SQL_SENT[] =
     "UPDATE notifications SET status = 'sent', sent_at = now(), last_error = NULL, locked_at = NULL"

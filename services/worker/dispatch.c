@@ -39,6 +39,7 @@
 #include "services/worker/auth_oauth.h"
 #include "services/worker/cimd_fetch.h"
 #include "services/worker/gateway.h"
+#include "services/worker/tool_collaborators.h"
 #include "services/worker/tool_logs.h"
 #include "services/worker/tool_subscription.h"
 
@@ -53,6 +54,11 @@ static const struct tool_handler handlers[] = {
     {"logs_search", tool_logs_search},
     {"stats", tool_stats},
     {"api_call", tool_api_call},
+    {"collaborators_list_keys", tool_collaborators_list_keys},
+    {"collaborators_list_invitations", tool_collaborators_list_invitations},
+    {"collaborators_create_key", tool_collaborators_create_key},
+    {"collaborators_update_permissions", tool_collaborators_update_permissions},
+    {"collaborators_invite", tool_collaborators_invite},
     {"subscription", tool_subscription},
 };
 
@@ -432,6 +438,7 @@ static const struct tool_handler auth_handlers[] = {
     {"oauth.revocations", auth_oauth_revocations},
     {"web.login", auth_web_login},
     {"web.session", auth_web_session},
+    {"web.accept_invitation", auth_web_accept_invitation},
 };
 
 static tool_fn auth_handler(const char *name)

@@ -265,8 +265,10 @@ test('modern initialize is not a method (2026-07-28 replaced it with server/disc
 // ---- tools ----
 
 const EXPECTED_TOOLS = ['help', 'endpoints_list', 'endpoints_get', 'endpoints_create', 'endpoints_update', 'endpoints_deploy',
-  'logs_lookup', 'logs_search', 'stats', 'api_call', 'subscription'];
-const READ_ONLY_TOOLS = ['help', 'endpoints_list', 'endpoints_get', 'logs_lookup', 'logs_search', 'stats', 'subscription'];
+  'logs_lookup', 'logs_search', 'stats', 'api_call', 'subscription', 'collaborators_list_keys', 'collaborators_list_invitations',
+  'collaborators_create_key', 'collaborators_update_permissions', 'collaborators_invite'];
+const READ_ONLY_TOOLS = ['help', 'endpoints_list', 'endpoints_get', 'logs_lookup', 'logs_search', 'stats', 'subscription',
+  'collaborators_list_keys', 'collaborators_list_invitations'];
 
 test('29: every tool has a valid name, description, object inputSchema, title and the four annotations', async () => {
   for (const era of ['legacy', 'modern']) {

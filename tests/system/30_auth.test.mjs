@@ -16,7 +16,7 @@ async function system(opts) {
 }
 after(async () => { await Promise.all(systems.map((s) => s.stop())); });
 
-const READ_TOOLS = ['endpoints_get', 'endpoints_list', 'help', 'logs_lookup', 'logs_search', 'stats', 'subscription'];
+const READ_TOOLS = ['collaborators_list_invitations', 'collaborators_list_keys', 'endpoints_get', 'endpoints_list', 'help', 'logs_lookup', 'logs_search', 'stats', 'subscription'];
 
 test('a read-only key sees only read tools and gets 403 insufficient_scope for a write tool', async () => {
   const sys = await system({ name: 'scopes', workers: 1 });
@@ -49,7 +49,8 @@ test('a read-only key sees only read tools and gets 403 insufficient_scope for a
   // a key with write but not read cannot list endpoints
   const writeKey = await createKey(acct, { scopes: 'write', name: 'writer' });
   const names = (await listAllTools(sys, writeKey)).map((t) => t.name).sort();
-  assert.deepEqual(names, ['endpoints_create', 'endpoints_deploy', 'endpoints_update']);
+  assert.deepEqual(names, ['collaborators_create_key', 'collaborators_invite', 'collaborators_update_permissions',
+    'endpoints_create', 'endpoints_deploy', 'endpoints_update']);
   const r = await callTool(sys, writeKey, 'endpoints_list', {});
   assert.equal(r.status, 403);
   assert.match(r.headers['www-authenticate'], /scope="[^"]*\bread\b/);

@@ -45,7 +45,10 @@ static void test_catalog_has_the_foundation_tools(void **state)
     static const char *const names[] = {"help",          "endpoints_list",   "endpoints_get",
                                         "endpoints_create", "endpoints_update", "endpoints_deploy",
                                         "logs_lookup",   "logs_search",      "stats",
-                                        "api_call",      "subscription"};
+                                        "api_call",      "subscription",
+                                        "collaborators_list_keys", "collaborators_list_invitations",
+                                        "collaborators_create_key", "collaborators_update_permissions",
+                                        "collaborators_invite"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) tool(names[i]);
     /* Every tool is listed above: a tool added without its test row fails here. */
     assert_int_equal(catalog_tool_count, sizeof names / sizeof names[0]);
@@ -156,6 +159,13 @@ static void test_annotations_match_what_each_tool_does(void **state)
         /* api_call writes and deletes records and fires webhooks to the outside. */
         {"api_call", false, true, false, true},
         {"subscription", true, false, true, false},
+        {"collaborators_list_keys", true, false, true, false},
+        {"collaborators_list_invitations", true, false, true, false},
+        {"collaborators_create_key", false, false, false, false},
+        /* setting the same bits twice leaves the same key */
+        {"collaborators_update_permissions", false, false, true, false},
+        /* each call may send an e-mail (re-inviting a pending address does not) */
+        {"collaborators_invite", false, false, false, false},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         const struct tool_def *t = tool(want[i].name);

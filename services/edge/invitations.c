@@ -1,0 +1,285 @@
+/*
+ * invitations — /invitations/accept?token=…: accepting a collaborator
+ * invitation (docs/DOMAIN.md §2) in the browser.
+ *
+ * GET with a valid sign-in session (the cookie of the OAuth sign-in,
+ * oauth_authorize.c) asks a worker to accept (web.accept_invitation); the
+ * worker checks that the session's address is the invited one, that the
+ * link is unused and not expired, and records the collaborator. Without a
+ * session, or signed in with another address, the sign-in form is shown; it
+ * POSTs back here with the token in a hidden field, and a successful sign-in
+ * sets the session cookie and redirects (303) to the GET. The sign-in form
+ * uses the same double-submit CSRF cookie as /oauth/authorize.
+ *
+ * Accepting on a GET is safe against link scanners because it needs the
+ * invited person's session, and against cross-site requests because the
+ * token itself is the secret. Creating an account from this page is not
+ * offered: the invited person needs an account with that address.
+ */
+#include "services/edge/invitations.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "services/edge/edge_http.h"
+#include "services/edge/oauth_http.h"
+#include "services/edge/oauth_uri.h"
+#include "services/edge/web_pages.h"
+
+#define ACCEPT_PATH "/invitations/accept"
+#define COOKIE_VALUE_MAX 128
+#define TOKEN_MAX 100
+
+struct inv {
+    struct edge *e;
+    struct evhttp_request *req;
+    struct oauth_params p;
+    struct oauth_params carry;    /* token, as a hidden field of the sign-in form */
+    const char *token;
+    char *session;
+    bool login_post;
+};
+
+static void inv_free(struct inv *a)
+{
+    oauth_params_free(&a->p);
+    oauth_params_free(&a->carry);
+    free(a->session);
+    free(a);
+}
+
+static bool https(const struct edge *e)
+{
+    return !strncmp(e->cfg->public_url, "https://", 8);
+}
+
+static const char *session_cookie_name(const struct edge *e)
+{
+    return https(e) ? "__Host-tm_session" : "tm_session";
+}
+
+static const char *csrf_cookie_name(const struct edge *e)
+{
+    return https(e) ? "__Host-tm_csrf" : "tm_csrf";
+}
+
+static void set_cookie(struct inv *a, const char *name, const char *value)
+{
+    char *c = xasprintf("%s=%s; Path=/; HttpOnly; SameSite=Lax%s", name, value, https(a->e) ? "; Secure" : "");
+    evhttp_add_header(evhttp_request_get_output_headers(a->req), "Set-Cookie", c);
+    free(c);
+}
+
+static char *cookie(struct inv *a, const char *name)
+{
+    char *v = oauth_cookie_get(http_header(a->req, "Cookie"), name);
+    if (v && (strlen(v) > COOKIE_VALUE_MAX || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                       "0123456789-_") != strlen(v))) {
+        free(v);
+        v = NULL;
+    }
+    return v;
+}
+
+static void page(struct inv *a, int status, const char *title, const char *message)
+{
+    char *html = web_page_error(title, message);
+    web_reply_html(a->e, a->req, status, html);
+    free(html);
+    inv_free(a);
+}
+
+static void render_login(struct inv *a, int status, const char *message)
+{
+    char *csrf = cookie(a, csrf_cookie_name(a->e));
+    if (!csrf || strlen(csrf) != 43) {
+        free(csrf);
+        uint8_t raw[32];
+        random_bytes(raw, sizeof raw);
+        csrf = b64url_encode(raw, sizeof raw);
+        set_cookie(a, csrf_cookie_name(a->e), csrf);
+    }
+    struct web_login v = {
+        .action = ACCEPT_PATH,
+        .hidden = &a->carry,
+        .csrf = csrf,
+        .client_name = NULL,
+        .email = a->login_post ? oauth_params_get(&a->p, "email") : NULL,
+        .message = message ? message : "Sign in with the address the invitation was sent to, to accept it.",
+    };
+    char *html = web_page_login(&v);
+    web_reply_html(a->e, a->req, status, html);
+    free(html);
+    free(csrf);
+    inv_free(a);
+}
+
+/* ---- accepting ---- */
+
+static void on_accept(void *arg, enum dispatch_status st, const struct env_response *resp)
+{
+    struct inv *a = arg;
+    if (st != DISPATCH_OK) {
+        page(a, 503, "Temporarily unavailable", "The invitation cannot be accepted right now. Try again in a minute.");
+        return;
+    }
+    if (resp->ok) {
+        json_t *r = oauth_worker_result(resp);
+        char *msg = xasprintf("You are now a collaborator on the endpoint \"%s\" with the key \"%s\". The "
+                              "endpoint's owner shares the key with you in the dashboard.",
+                              json_string_value(json_object_get(r, "endpoint")) ?: "?",
+                              json_string_value(json_object_get(r, "key")) ?: "?");
+        json_decref(r);
+        page(a, 200, "Invitation accepted", msg);
+        free(msg);
+        return;
+    }
+    switch (resp->code) {
+    case TM_ERR_PERMISSION_DENIED:
+        render_login(a, 403, "This invitation was sent to another address. Sign in with that address to accept it.");
+        break;
+    case TM_ERR_PRECONDITION_FAILED:
+        page(a, 410, "Invitation expired", "This invitation has expired. Ask the endpoint's owner for a new one.");
+        break;
+    case TM_ERR_NOT_FOUND:
+        page(a, 404, "Invitation not valid",
+             "This invitation link is not valid or has already been used. Ask the endpoint's owner for a new one.");
+        break;
+    default:
+        log_warn("web.accept_invitation failed: %s", resp->message ? resp->message : "?");
+        page(a, 503, "Temporarily unavailable", "The invitation cannot be accepted right now. Try again in a minute.");
+        break;
+    }
+}
+
+static void on_session(void *arg, enum dispatch_status st, const struct env_response *resp)
+{
+    struct inv *a = arg;
+    if (st != DISPATCH_OK || (!resp->ok && resp->code != TM_ERR_NOT_FOUND)) {
+        page(a, 503, "Temporarily unavailable", "Sign-in is not available right now. Try again in a minute.");
+        return;
+    }
+    if (!resp->ok) {
+        render_login(a, 200, NULL);
+        return;
+    }
+    oauth_worker_call(a->e, "web.accept_invitation", json_pack("{s:s, s:s}", "session", a->session, "token", a->token),
+                      on_accept, a);
+}
+
+/* ---- sign-in ---- */
+
+static void on_login(void *arg, enum dispatch_status st, const struct env_response *resp)
+{
+    struct inv *a = arg;
+    if (st != DISPATCH_OK) {
+        render_login(a, 503, "Sign-in is not available right now. Try again in a minute.");
+        return;
+    }
+    if (!resp->ok) {
+        if (resp->code == TM_ERR_RATE_LIMITED)
+            render_login(a, 429, "Too many failed sign-ins for this account. Sign-in is locked; try again later.");
+        else if (resp->code == TM_ERR_PERMISSION_DENIED || resp->code == TM_ERR_NOT_FOUND ||
+                 resp->code == TM_ERR_INVALID_ARGUMENT)
+            render_login(a, 401, "The e-mail or password is not correct.");
+        else
+            render_login(a, 503, "Sign-in is not available right now. Try again in a minute.");
+        return;
+    }
+    json_t *r = oauth_worker_result(resp);
+    const char *session = json_string_value(json_object_get(r, "session"));
+    if (!session || strlen(session) > COOKIE_VALUE_MAX) {
+        json_decref(r);
+        render_login(a, 503, "Sign-in is not available right now. Try again in a minute.");
+        return;
+    }
+    set_cookie(a, session_cookie_name(a->e), session);
+    json_decref(r);
+    char *base = xasprintf("%s" ACCEPT_PATH, a->e->cfg->public_url);
+    const char *pairs[] = {"token", a->token, NULL};
+    char *url = oauth_url_with_params(base, pairs);
+    evhttp_add_header(evhttp_request_get_output_headers(a->req), "Location", url);
+    http_reply(a->e, a->req, 303, NULL, NULL, 0);
+    free(url);
+    free(base);
+    inv_free(a);
+}
+
+static void login(struct inv *a)
+{
+    const char *token = oauth_params_get(&a->p, "csrf_token");
+    char *expected = cookie(a, csrf_cookie_name(a->e));
+    bool ok = token && expected && ct_equal(token, strlen(token), expected, strlen(expected));
+    free(expected);
+    if (!ok) {
+        render_login(a, 403, "This sign-in form had expired. Please sign in again.");
+        return;
+    }
+    const char *email = oauth_params_get(&a->p, "email");
+    const char *password = oauth_params_get(&a->p, "password");
+    if (!email || !*email || !password || !*password) {
+        render_login(a, 400, "Enter your e-mail and password.");
+        return;
+    }
+    char ip[64];
+    http_client_ip(a->req, ip, sizeof ip);
+    oauth_worker_call(a->e, "web.login", json_pack("{s:s,s:s,s:s}", "email", email, "password", password, "ip", ip),
+                      on_login, a);
+}
+
+void invitations_route_accept(struct edge *e, struct evhttp_request *req)
+{
+    enum evhttp_cmd_type m = evhttp_request_get_command(req);
+    if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_POST) {
+        oauth_reply_method_not_allowed(e, req, "GET, POST");
+        return;
+    }
+    struct inv *a = xcalloc(1, sizeof *a);
+    a->e = e;
+    a->req = req;
+    const char *text;
+    size_t len;
+    if (m == EVHTTP_REQ_POST) {
+        bool too_big;
+        text = oauth_body(req, OAUTH_MAX_BODY, &len, &too_big);
+        if (!text) {
+            page(a, 413, "Request too large", "The form was too large.");
+            return;
+        }
+        if (!oauth_content_type_is(http_header(req, "Content-Type"), "application/x-www-form-urlencoded")) {
+            page(a, 415, "Something went wrong", "The form was not understood.");
+            return;
+        }
+    } else {
+        const char *uri = evhttp_request_get_uri(req);
+        const char *q = strchr(uri, '?');
+        text = q ? q + 1 : "";
+        len = strcspn(text, "#");
+    }
+    if (oauth_params_parse(text, len, NULL, &a->p, NULL, 0) != OAUTH_PARSE_OK) {
+        page(a, 400, "Invalid request", "The invitation link is malformed.");
+        return;
+    }
+    a->token = oauth_params_get(&a->p, "token");
+    if (!a->token || !*a->token || strlen(a->token) > TOKEN_MAX) {
+        page(a, 404, "Invitation not valid", "This invitation link is not valid. Open the link from the e-mail.");
+        return;
+    }
+    a->carry.key[0] = xstrdup("token");
+    a->carry.val[0] = xstrdup(a->token);
+    a->carry.n = 1;
+    if (m == EVHTTP_REQ_POST) {
+        a->login_post = true;
+        login(a);
+        return;
+    }
+    a->session = cookie(a, session_cookie_name(e));
+    if (!a->session) {
+        render_login(a, 200, NULL);
+        return;
+    }
+    oauth_worker_call(e, "web.session", json_pack("{s:s}", "session", a->session), on_session, a);
+}
