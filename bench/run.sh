@@ -142,6 +142,9 @@ ACCOUNT_ID=$(printf 'bench-password-%s\n' "$$" | "$BIN_DIR/3min" account create 
   die "creating the account failed"
 KEY=$("$BIN_DIR/3min" mcp-key create --email "$EMAIL" --name bench 2>/dev/null) || die "creating the MCP key failed"
 [[ $ACCOUNT_ID =~ ^[0-9a-f-]{36}$ ]] || die "3min account create printed '$ACCOUNT_ID', not an id"
+# The gateway lines make tens of thousands of calls: enterprise counts them
+# as overage instead of refusing them with 402 like the free plan's quota.
+"$BIN_DIR/3min" account plan --email "$EMAIL" --plan enterprise >/dev/null || die "setting the account's plan failed"
 
 # ---- the system ------------------------------------------------------------
 
@@ -423,10 +426,10 @@ log "spot check: gateway POST to /api/v1/data/$GW_SLUG answers 202 and $rid read
 # POST (services/worker/gateway.c), taken from the source like the list SQL,
 # with the parameters the worker would pass, as one transaction per request:
 # resolve the key (and set app.account_id), claim the request id, read the
-# fields and webhook, insert the record, insert the call log, store the
+# plan and the period's usage (quota), read the fields and webhook, insert the record, insert the call log, store the
 # answer for idempotency, the usage / daily stats / sandbox-count upserts
 # (last, as the worker does, since every call of the endpoint waits for them).
-GW_SQL_NAMES=(SQL_RESOLVE_KEY SQL_APPLY_INSERT SQL_CONFIG SQL_RECORD_INSERT SQL_LOG_INSERT SQL_APPLY_STORE SQL_COUNTERS)
+GW_SQL_NAMES=(SQL_RESOLVE_KEY SQL_APPLY_INSERT SQL_QUOTA SQL_CONFIG SQL_RECORD_INSERT SQL_LOG_INSERT SQL_APPLY_STORE SQL_COUNTERS)
 extract_gateway_sql() {
   local pre n
   pre=$(cc -E -P -I"$ROOT" -D_GNU_SOURCE "$ROOT/services/worker/gateway.c" $(pkg-config --cflags libpq jansson libsodium 2>/dev/null)) ||
@@ -449,17 +452,30 @@ GW_API_KEY_ID=$(psql_owner -c "SELECT id FROM api_keys WHERE endpoint_id = '$GW_
 GW_RESP='{"id":"rec_{seq}","status":"queued","environment":"sandbox"}'
 GW_SEARCH_LOG="rec_{seq} $(jq -r '[.[] | strings] | join(" ")' <<<"$GW_BODY")"
 # One block per statement: the SQL, then its parameters in the worker's order (\N = NULL).
+read -r GW_PLAN_LIMIT GW_PLAN_HARD < <(psql_owner -F' ' -c "SELECT p.monthly_limit, p.hard_limit FROM plans p
+  JOIN subscriptions s ON s.plan_code = p.code WHERE s.account_id = '$ACCOUNT_ID'")
+[ "$GW_PLAN_HARD" = f ] || die "the bench account is not on a plan without a hard limit"
 {
   printf '%s\n%s\n\n' "${GW_SQL[0]}" "\\x$GW_KEY_HASH"
   printf '%s\n%s\n%s\n\n' "${GW_SQL[1]}" '\x{seq}' "$ACCOUNT_ID"
-  printf '%s\n%s\n%s\n%s\n\n' "${GW_SQL[2]}" "$GW_ENDPOINT" sandbox "$ACCOUNT_ID"
-  printf '%s\n' "${GW_SQL[3]}" 'rec_{seq}' "$ACCOUNT_ID" "$GW_ENDPOINT" sandbox "$GW_BODY" "ada@example.com" "$GW_API_KEY_ID"
+  printf '%s\n%s\n\n' "${GW_SQL[2]}" "$ACCOUNT_ID"
+  printf '%s\n%s\n%s\n%s\n\n' "${GW_SQL[3]}" "$GW_ENDPOINT" sandbox "$ACCOUNT_ID"
+  printf '%s\n' "${GW_SQL[4]}" 'rec_{seq}' "$ACCOUNT_ID" "$GW_ENDPOINT" sandbox "$GW_BODY" "ada@example.com" "$GW_API_KEY_ID"
   printf '\n'
-  printf '%s\n' "${GW_SQL[4]}" "$ACCOUNT_ID" "$GW_ENDPOINT" sandbox POST create 'rec_{seq}' owner "$GW_API_KEY_ID" '\N' \
+  printf '%s\n' "${GW_SQL[5]}" "$ACCOUNT_ID" "$GW_ENDPOINT" sandbox POST create 'rec_{seq}' owner "$GW_API_KEY_ID" '\N' \
     202 success '\N' '\N' 1 "$GW_BODY" "${#GW_BODY}" false "$GW_RESP" "$(( ${#GW_RESP} + 27 ))" false 127.0.0.1 '\N' "$GW_SEARCH_LOG"
-  printf '\n%s\n%s\n%s\n\n' "${GW_SQL[5]}" '\x{seq}' "{\"status\":202,\"headers\":{},\"body\":$GW_RESP,\"log_id\":\"00000000-0000-4000-8000-000000000000\"}"
-  printf '%s\n' "${GW_SQL[6]}" "$ACCOUNT_ID" "$GW_ENDPOINT" sandbox '\N' 1 1 true 1
+  printf '\n%s\n%s\n%s\n\n' "${GW_SQL[6]}" '\x{seq}' "{\"status\":202,\"headers\":{},\"body\":$GW_RESP,\"log_id\":\"00000000-0000-4000-8000-000000000000\"}"
+  # The counters: whose call, success, latency, counted, a write, the
+  # plan's hard flag and limit (for overage).
+  printf '%s\n' "${GW_SQL[7]}" "$ACCOUNT_ID" "$GW_ENDPOINT" sandbox '\N' 1 1 true 1 false "$GW_PLAN_LIMIT"
 } >"$OUT_DIR/pg-gateway-ceiling.sql"
+# Each statement gets exactly the parameters it takes, or the baseline would
+# not be the worker's work: stop with a clear word when gateway.c changes.
+awk -v RS= '{ n = 0; s = $0; sub(/\n.*/, "", s)
+    while (match(s, /\$[0-9]+/)) { v = substr(s, RSTART + 1, RLENGTH - 1) + 0; if (v > n) n = v; s = substr(s, RSTART + RLENGTH) }
+    if (NF > 0 && split($0, l, "\n") - 1 != n) { printf "statement %d takes %d parameters, the script gives %d\n", NR, n, split($0, l, "\n") - 1; bad = 1 } }
+    END { exit bad }' "$OUT_DIR/pg-gateway-ceiling.sql" >&2 ||
+  die "the gateway's SQL in services/worker/gateway.c changed; update the parameters in bench/run.sh (${GW_SQL_NAMES[*]})"
 GW_PG_THREADS=$(( WORKERS * ${WORKER_THREADS:-4} ))   # the workers' connections
 GW_CONNINFO="dbname=threemin host=$SOCK user=tm_worker"
 log "gateway database ceiling: $GW_PG_THREADS connections, $DURATION"
