@@ -94,6 +94,8 @@ void config_defaults(struct config *cfg)
     cfg->key_cache_ttl_ms = 30000;
     cfg->tools_page_size = 100;
     strcpy(cfg->signing_key_file, ".run/signing-key.pem");
+    strcpy(cfg->archive_dir, ".run/archives");
+    cfg->retention_days = 30;
     strcpy(cfg->webhook_retry_schedule, "60,300,1800,7200,21600");
     cfg->notify_cooldown_s = 600;
     strcpy(cfg->mail_from, "3Min API <no-reply@localhost>");
@@ -195,4 +197,10 @@ void config_load(struct config *cfg)
         copy(cfg->jobs_db_user, sizeof cfg->jobs_db_user, v, "DATABASE_JOBS_USER");
     if ((v = getenv("DATABASE_JOBS_PASSWORD")))
         copy(cfg->jobs_db_password, sizeof cfg->jobs_db_password, v, "DATABASE_JOBS_PASSWORD");
+    if ((v = getenv("ARCHIVE_DIR")) && *v)
+        copy(cfg->archive_dir, sizeof cfg->archive_dir, v, "ARCHIVE_DIR");
+    else if (snprintf(cfg->archive_dir, sizeof cfg->archive_dir, "%s/archives", cfg->state_dir) >=
+             (int)sizeof cfg->archive_dir)
+        fatal("STATE_DIR is too long");
+    cfg->retention_days = env_int("RETENTION_DAYS", 30, 1, 3650);
 }

@@ -46,6 +46,10 @@ struct config {
     char mail_from[256];          /* MAIL_FROM, default "3Min API <no-reply@localhost>" */
     char jobs_db_user[128];       /* DATABASE_JOBS_USER, the role bin/jobs connects as, default tm_jobs */
     char jobs_db_password[256];   /* DATABASE_JOBS_PASSWORD, default empty (peer/trust) */
+    char archive_dir[1024];       /* ARCHIVE_DIR, where bin/jobs writes the daily archives and the edge
+                                     reads them, default <state_dir>/archives */
+    int retention_days;           /* RETENTION_DAYS: production logs older than this are archived and
+                                     sandbox data deleted, default 30 */
 };
 
 /* Fills cfg from the environment; on a bad value, prints why and exits. */

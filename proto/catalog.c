@@ -530,6 +530,57 @@
     "\"status\":{\"type\":\"string\",\"enum\":[\"pending\"]},\"expires_at\":{\"type\":\"string\"},"             \
     "\"key\":" COLLAB_KEY_REF_OUT "}},\"already_pending\":{\"type\":\"boolean\"}}}"
 
+#define ARCHIVE_FORMATS_OUT                                                                               \
+    "{\"type\":\"array\",\"items\":{\"type\":\"object\",\"additionalProperties\":false,"                  \
+    "\"required\":[\"format\",\"size_bytes\",\"sha256\"],\"properties\":{"                                \
+    "\"format\":{\"type\":\"string\",\"enum\":[\"jsonl\",\"csv\"]},\"size_bytes\":{\"type\":\"integer\"}," \
+    "\"sha256\":{\"type\":\"string\"}}}}"
+
+#define ARCHIVES_LIST_IN                                                                                  \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"                                \
+    "\"endpoint\":" ENDPOINT_REF_SCHEMA ","                                                               \
+    "\"from\":{\"type\":\"string\",\"pattern\":\"^[0-9]{4}-[0-9]{2}-[0-9]{2}$\"},"                        \
+    "\"to\":{\"type\":\"string\",\"pattern\":\"^[0-9]{4}-[0-9]{2}-[0-9]{2}$\"},"                          \
+    "\"cursor\":{\"type\":\"string\",\"maxLength\":200},"                                                 \
+    "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100}}}"
+
+#define ARCHIVES_LIST_OUT                                                                                 \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"items\",\"next_cursor\"],"       \
+    "\"properties\":{\"items\":{\"type\":\"array\",\"items\":{\"type\":\"object\","                       \
+    "\"additionalProperties\":false,"                                                                     \
+    "\"required\":[\"id\",\"endpoint\",\"day\",\"record_count\",\"size_bytes\",\"formats\"],"             \
+    "\"properties\":{\"id\":{\"type\":\"string\"},\"endpoint\":" ENDPOINT_REF_OUT ","                     \
+    "\"day\":{\"type\":\"string\"},\"record_count\":{\"type\":\"integer\"},"                              \
+    "\"size_bytes\":{\"type\":\"integer\"},\"formats\":" ARCHIVE_FORMATS_OUT "}}},"                       \
+    "\"next_cursor\":{\"type\":[\"string\",\"null\"]}}}"
+
+#define ARCHIVES_DOWNLOAD_IN                                                                              \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"archive_id\"],\"properties\":{"  \
+    "\"archive_id\":{\"type\":\"string\",\"pattern\":\"^[0-9a-fA-F-]{36}$\"},"                            \
+    "\"format\":{\"type\":\"string\",\"enum\":[\"jsonl\",\"csv\"]}}}"
+
+#define ARCHIVES_DOWNLOAD_OUT                                                                             \
+    "{\"type\":\"object\",\"additionalProperties\":false,"                                                \
+    "\"required\":[\"url\",\"expires_at\",\"filename\",\"format\",\"size_bytes\",\"sha256\"],"            \
+    "\"properties\":{\"url\":{\"type\":\"string\"},\"expires_at\":{\"type\":\"string\"},"                 \
+    "\"filename\":{\"type\":\"string\"},\"format\":{\"type\":\"string\",\"enum\":[\"jsonl\",\"csv\"]},"   \
+    "\"size_bytes\":{\"type\":\"integer\"},\"sha256\":{\"type\":\"string\"}}}"
+
+#define LOGS_FETCH_ARCHIVED_IN                                                                            \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"endpoint\"],\"properties\":{"     \
+    "\"endpoint\":" ENDPOINT_REF_SCHEMA ","                                                               \
+    "\"log_id\":{\"type\":\"string\",\"pattern\":\"^[0-9a-fA-F-]{36}$\"},"                                \
+    "\"record_id\":" RECORD_ID_IN "}}"
+
+#define LOGS_FETCH_ARCHIVED_OUT                                                                           \
+    "{\"type\":\"object\",\"additionalProperties\":false,"                                                \
+    "\"required\":[\"log_id\",\"record_id\",\"created_at\",\"payload\",\"response\",\"archive\"],"        \
+    "\"properties\":{\"log_id\":{\"type\":\"string\"},\"record_id\":{\"type\":[\"string\",\"null\"]},"    \
+    "\"created_at\":{\"type\":\"string\"},\"payload\":{},\"response\":{},"                                \
+    "\"archive\":{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"id\",\"day\",\"line\"]," \
+    "\"properties\":{\"id\":{\"type\":\"string\"},\"day\":{\"type\":\"string\"},"                         \
+    "\"line\":{\"type\":\"integer\"}}}}}"
+
 struct tool_def catalog_tools[] = {
     {
         .name = "help",
@@ -678,6 +729,21 @@ struct tool_def catalog_tools[] = {
         .op = ENV_OP_TOOL,
     },
     {
+        .name = "logs_fetch_archived",
+        .title = "Fetch an archived log entry",
+        .description =
+            "Returns the request body (payload) and response of a production call log entry that has been "
+            "archived (logs_lookup shows archived: true and null bodies for it), read back from the daily "
+            "archive file. endpoint is the endpoint's id, slug or name; give exactly one of log_id or record_id "
+            "(rec_...: the record's latest archived entry). Returns {log_id, record_id, created_at, payload, "
+            "response, archive {id, day, line}}. Entries that are not archived are not_found here.",
+        .input_schema = LOGS_FETCH_ARCHIVED_IN,
+        .output_schema = LOGS_FETCH_ARCHIVED_OUT,
+        .read_only = true, .destructive = false, .idempotent = true, .open_world = false,
+        .scope = SCOPE_READ,
+        .op = ENV_OP_TOOL,
+    },
+    {
         .name = "stats",
         .title = "Call statistics",
         .description =
@@ -690,6 +756,36 @@ struct tool_def catalog_tools[] = {
         .input_schema = STATS_IN,
         .output_schema = STATS_OUT,
         .read_only = true, .destructive = false, .idempotent = true, .open_world = false,
+        .scope = SCOPE_READ,
+        .op = ENV_OP_TOOL,
+    },
+    {
+        .name = "archives_list",
+        .title = "List log archives",
+        .description =
+            "Lists the daily archives of the user's production call logs, newest day first: production logs "
+            "older than the retention period (30 days) are moved into one file per endpoint and UTC day, in "
+            "gzipped JSON Lines and CSV. Optional: endpoint (id, slug or name), from and to (UTC days, "
+            "YYYY-MM-DD, inclusive), limit 1-100 (default 30), cursor (next_cursor of the previous page). "
+            "Returns {items [{id, endpoint {id, slug, name}, day, record_count, size_bytes, formats [{format, "
+            "size_bytes, sha256}]}], next_cursor}. Use archives_download for a download link.",
+        .input_schema = ARCHIVES_LIST_IN,
+        .output_schema = ARCHIVES_LIST_OUT,
+        .read_only = true, .destructive = false, .idempotent = true, .open_world = false,
+        .scope = SCOPE_READ,
+        .op = ENV_OP_TOOL,
+    },
+    {
+        .name = "archives_download",
+        .title = "Download link for a log archive",
+        .description =
+            "Returns a signed download link for one archive from archives_list: format jsonl (gzipped JSON "
+            "Lines, the default) or csv. The link works without credentials until expires_at (15 minutes), so "
+            "hand it only to the user. Returns {url, expires_at, filename, format, size_bytes, sha256}; the "
+            "SHA-256 is of the file as downloaded. Unknown archives are not_found.",
+        .input_schema = ARCHIVES_DOWNLOAD_IN,
+        .output_schema = ARCHIVES_DOWNLOAD_OUT,
+        .read_only = true, .destructive = false, .idempotent = false, .open_world = true,
         .scope = SCOPE_READ,
         .op = ENV_OP_TOOL,
     },

@@ -14,6 +14,7 @@
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 #include "common/log.h"
+#include "services/edge/archives_http.h"
 #include "services/edge/gateway_http.h"
 #include "services/edge/mcp_transport.h"
 #include "services/edge/oauth_http.h"
@@ -199,6 +200,10 @@ static void on_request(struct evhttp_request *req, void *arg)
             routes[i].fn(e, req);
             return;
         }
+    }
+    if (!strncmp(path, ARCHIVES_PATH_PREFIX, strlen(ARCHIVES_PATH_PREFIX))) {
+        archives_http_handle(e, req, path);
+        return;
     }
     /* The gateway's paths carry the endpoint slug and record id. */
     if (!strncmp(path, GATEWAY_PATH_PREFIX, strlen(GATEWAY_PATH_PREFIX))) {

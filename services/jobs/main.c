@@ -30,6 +30,7 @@
 #include "common/keybox.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "services/jobs/archive.h"
 #include "services/jobs/jobs.h"
 #include "services/jobs/mail.h"
 #include "services/jobs/webhook.h"
@@ -38,6 +39,8 @@
 #define IDLE_MS 250
 #define SLEEP_STEP_MS 50
 #define PARTITIONS_EVERY_MS (6 * 3600 * 1000LL)
+#define ARCHIVE_EVERY_MS (24 * 3600 * 1000LL)
+#define ARCHIVE_FIRST_MS (60 * 1000LL)   /* the first pass a minute after start, not in a restart loop's way */
 
 static atomic_bool stopping;
 
@@ -89,7 +92,7 @@ static void *jobs_run(void *arg)
     struct jobs_thread *t = arg;
     struct db *db = db_new(t->jc->cfg);
     db_set_application_name(db, "jobs");
-    int64_t next_partitions = 0, next_prune = 0;
+    int64_t next_partitions = 0, next_prune = 0, next_archive = mono_ms() + ARCHIVE_FIRST_MS;
 
     while (!atomic_load(&stopping)) {
         if (!db_ensure(db)) {
@@ -104,6 +107,11 @@ static void *jobs_run(void *arg)
             prune_applied(db);
             next_prune = mono_ms() + PRUNE_EVERY_MS;
         }
+        if (t->index == 2 && mono_ms() >= next_archive) {
+            if (archive_pass(db, t->jc->cfg, NULL, &stopping) < 0)
+                log_warn("the archive pass stopped early; the next one continues");
+            next_archive = mono_ms() + ARCHIVE_EVERY_MS;
+        }
         int w = webhook_run_one(db, t->jc);
         int m = t->relay && !atomic_load(&stopping) ? mail_run_one(db, t->jc, t->relay) : 0;
         if (w < 0 || m < 0)
@@ -115,7 +123,32 @@ static void *jobs_run(void *arg)
     return NULL;
 }
 
-int main(void)
+/* `bin/jobs --once archive [--now <ISO time>]`: one archive pass, then exit
+ * (0 when it finished, 1 when it failed). */
+static int run_once(const struct config *cfg, int argc, char **argv)
+{
+    const char *now = NULL;
+    if (argc < 3 || strcmp(argv[2], "archive") != 0)
+        fatal("usage: jobs [--once archive [--now 2026-12-31T00:00:00Z]]");
+    for (int i = 3; i < argc; i++) {
+        if (!strcmp(argv[i], "--now") && i + 1 < argc && strlen(argv[i + 1]) < 64)
+            now = argv[++i];
+        else
+            fatal("usage: jobs --once archive [--now 2026-12-31T00:00:00Z]");
+    }
+    struct db *db = db_new(cfg);
+    db_set_application_name(db, "jobs");
+    if (!db_ensure(db))
+        fatal("cannot connect to PostgreSQL");
+    int n = archive_pass(db, cfg, now, &stopping);
+    db_free(db);
+    if (n < 0)
+        return 1;
+    log_info("archive pass done: %d archives written", n);
+    return 0;
+}
+
+int main(int argc, char **argv)
 {
     static struct config cfg;
     static struct jobs_ctx jc;
@@ -129,6 +162,12 @@ int main(void)
     /* bin/jobs connects as its own role; db.c reads the worker role's fields. */
     snprintf(cfg.worker_db_user, sizeof cfg.worker_db_user, "%s", cfg.jobs_db_user);
     snprintf(cfg.worker_db_password, sizeof cfg.worker_db_password, "%s", cfg.jobs_db_password);
+
+    if (argc > 1) {
+        if (strcmp(argv[1], "--once") != 0)
+            fatal("usage: jobs [--once archive [--now 2026-12-31T00:00:00Z]]");
+        return run_once(&cfg, argc, argv);
+    }
 
     jc.cfg = &cfg;
     jc.nschedule = jobs_parse_schedule(cfg.webhook_retry_schedule, jc.schedule, JOBS_SCHEDULE_MAX);

@@ -40,6 +40,7 @@
 #include "services/worker/cimd_fetch.h"
 #include "services/worker/gateway.h"
 #include "services/worker/tool_collaborators.h"
+#include "services/worker/tool_archives.h"
 #include "services/worker/tool_logs.h"
 #include "services/worker/tool_subscription.h"
 
@@ -52,6 +53,9 @@ static const struct tool_handler handlers[] = {
     {"endpoints_deploy", tool_endpoints_deploy},
     {"logs_lookup", tool_logs_lookup},
     {"logs_search", tool_logs_search},
+    {"logs_fetch_archived", tool_logs_fetch_archived},
+    {"archives_list", tool_archives_list},
+    {"archives_download", tool_archives_download},
     {"stats", tool_stats},
     {"api_call", tool_api_call},
     {"collaborators_list_keys", tool_collaborators_list_keys},

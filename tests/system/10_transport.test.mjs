@@ -14,7 +14,9 @@ const EXTRA_ORIGIN = 'https://app.example.test';
 before(async () => {
   sys = await startSystem({
     name: 'transport', workers: 2,
-    env: { ALLOWED_ORIGINS: `${EXTRA_ORIGIN}, http://localhost:6274`, MCP_TOOLS_PAGE_SIZE: '2' },
+    // Pages of two tools: listing every tool costs a request per two tools, so the burst is raised
+    // above what a full listing in both eras needs (this file does not test the rate limit).
+    env: { ALLOWED_ORIGINS: `${EXTRA_ORIGIN}, http://localhost:6274`, MCP_TOOLS_PAGE_SIZE: '2', MCP_RATE_BURST: '1000' },
   });
   acct = await accountWithKey('transport');
 });
@@ -265,10 +267,11 @@ test('modern initialize is not a method (2026-07-28 replaced it with server/disc
 // ---- tools ----
 
 const EXPECTED_TOOLS = ['help', 'endpoints_list', 'endpoints_get', 'endpoints_create', 'endpoints_update', 'endpoints_deploy',
-  'logs_lookup', 'logs_search', 'stats', 'api_call', 'subscription', 'collaborators_list_keys', 'collaborators_list_invitations',
-  'collaborators_create_key', 'collaborators_update_permissions', 'collaborators_invite'];
+  'logs_lookup', 'logs_search', 'stats', 'api_call', 'subscription', 'logs_fetch_archived', 'archives_list',
+  'archives_download', 'collaborators_list_keys', 'collaborators_list_invitations', 'collaborators_create_key',
+  'collaborators_update_permissions', 'collaborators_invite'];
 const READ_ONLY_TOOLS = ['help', 'endpoints_list', 'endpoints_get', 'logs_lookup', 'logs_search', 'stats', 'subscription',
-  'collaborators_list_keys', 'collaborators_list_invitations'];
+  'logs_fetch_archived', 'archives_list', 'archives_download', 'collaborators_list_keys', 'collaborators_list_invitations'];
 
 test('29: every tool has a valid name, description, object inputSchema, title and the four annotations', async () => {
   for (const era of ['legacy', 'modern']) {

@@ -45,9 +45,9 @@ test('the SDK client initializes and lists every tool with its schemas', async (
   assert.ok(client.getServerCapabilities().tools);
   const { tools } = await client.listTools();
   assert.deepEqual(tools.map((t) => t.name).sort(),
-    ['api_call', 'collaborators_create_key', 'collaborators_invite', 'collaborators_list_invitations',
-      'collaborators_list_keys', 'collaborators_update_permissions', 'endpoints_create', 'endpoints_deploy', 'endpoints_get', 'endpoints_list', 'endpoints_update', 'help',
-      'logs_lookup', 'logs_search', 'stats', 'subscription']);
+    ['api_call', 'archives_download', 'archives_list', 'collaborators_create_key', 'collaborators_invite',
+      'collaborators_list_invitations', 'collaborators_list_keys', 'collaborators_update_permissions', 'endpoints_create', 'endpoints_deploy', 'endpoints_get', 'endpoints_list', 'endpoints_update', 'help',
+      'logs_fetch_archived', 'logs_lookup', 'logs_search', 'stats', 'subscription']);
   const ajv = new Ajv({ strict: false, allErrors: true });
   for (const t of tools) {
     assert.ok(t.outputSchema, t.name);

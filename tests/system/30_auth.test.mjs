@@ -16,7 +16,8 @@ async function system(opts) {
 }
 after(async () => { await Promise.all(systems.map((s) => s.stop())); });
 
-const READ_TOOLS = ['collaborators_list_invitations', 'collaborators_list_keys', 'endpoints_get', 'endpoints_list', 'help', 'logs_lookup', 'logs_search', 'stats', 'subscription'];
+const READ_TOOLS = ['archives_download', 'archives_list', 'collaborators_list_invitations', 'collaborators_list_keys', 'endpoints_get', 'endpoints_list', 'help', 'logs_fetch_archived',
+  'logs_lookup', 'logs_search', 'stats', 'subscription'];
 
 test('a read-only key sees only read tools and gets 403 insufficient_scope for a write tool', async () => {
   const sys = await system({ name: 'scopes', workers: 1 });

@@ -273,7 +273,9 @@ test('a read-only grant (write and execute unticked) lists no write tools and ca
     assert.equal(provider.saved.tokens.scope, 'read');
     assert.equal(decodeJwt(provider.saved.tokens.access_token).payload.scope, 'read');
     const names = (await client.listTools()).tools.map((t) => t.name).sort();
-    assert.deepEqual(names, ['collaborators_list_invitations', 'collaborators_list_keys', 'endpoints_get', 'endpoints_list', 'help', 'logs_lookup', 'logs_search', 'stats', 'subscription']);
+    assert.deepEqual(names, ['archives_download', 'archives_list', 'collaborators_list_invitations',
+      'collaborators_list_keys', 'endpoints_get', 'endpoints_list', 'help',
+      'logs_fetch_archived', 'logs_lookup', 'logs_search', 'stats', 'subscription']);
 
     const name = unique('ReadOnly');
     await assert.rejects(

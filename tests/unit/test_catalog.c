@@ -46,6 +46,7 @@ static void test_catalog_has_the_foundation_tools(void **state)
                                         "endpoints_create", "endpoints_update", "endpoints_deploy",
                                         "logs_lookup",   "logs_search",      "stats",
                                         "api_call",      "subscription",
+                                        "logs_fetch_archived", "archives_list", "archives_download",
                                         "collaborators_list_keys", "collaborators_list_invitations",
                                         "collaborators_create_key", "collaborators_update_permissions",
                                         "collaborators_invite"};
@@ -159,6 +160,10 @@ static void test_annotations_match_what_each_tool_does(void **state)
         /* api_call writes and deletes records and fires webhooks to the outside. */
         {"api_call", false, true, false, true},
         {"subscription", true, false, true, false},
+        {"logs_fetch_archived", true, false, true, false},
+        {"archives_list", true, false, true, false},
+        /* each call signs a new link, usable from outside the MCP session */
+        {"archives_download", true, false, false, true},
         {"collaborators_list_keys", true, false, true, false},
         {"collaborators_list_invitations", true, false, true, false},
         {"collaborators_create_key", false, false, false, false},
