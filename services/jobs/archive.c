@@ -21,6 +21,7 @@
  */
 #include "services/jobs/archive.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -101,6 +102,26 @@ static void fsync_dir(const char *dir)
         fsync(fd);
         close(fd);
     }
+}
+
+/* Removes the temporary files of day left in dir by a pass that was killed
+ * (they carry that pass's pid, so a rerun never overwrites them). Only one
+ * pass runs at a time (the advisory lock), so none of them is in use. */
+static void remove_stale_tmp(const char *dir, const char *day)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    size_t n = strlen(day);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, day, n) != 0 || !strstr(de->d_name + n, ".tmp"))
+            continue;
+        char path[1400];
+        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) < (int)sizeof path)
+            unlink(path);
+    }
+    closedir(d);
 }
 
 /* fsyncs the finished temporary file, measures it and hashes it, then renames it into place. */
@@ -257,6 +278,7 @@ static int archive_day(struct db *db, const struct config *cfg, const char *acct
     snprintf(fj.tmp, sizeof fj.tmp, "%s.tmp%ld", fj.final, (long)getpid());
     snprintf(fc.tmp, sizeof fc.tmp, "%s.tmp%ld", fc.final, (long)getpid());
 
+    remove_stale_tmp(dir, day);
     gzFile gz = gzopen(fj.tmp, "wb6");
     FILE *csv = fopen(fc.tmp, "w");
     if (!gz || !csv) {

@@ -257,6 +257,8 @@ test('a pass killed between the files of a day loses and duplicates nothing', as
     AND archive_id IS NULL AND request_body IS NOT NULL`), ['8']);
 
   await runPass();
+  assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.tmp')), [], 'the rerun removed the killed pass\'s temporary files');
+  assert.equal(readdirSync(dir).length, 4, readdirSync(dir).join(' '));
   const arch = await psql(`SELECT day, record_count FROM archives WHERE endpoint_id = '${ep.id}' ORDER BY day`);
   assert.equal(arch.length, 2);
   assert.ok(arch.every((r) => r.endsWith('|4')), arch.join(','));
