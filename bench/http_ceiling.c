@@ -2,7 +2,10 @@
  * http_ceiling — the HTTP baseline of `make bench`: a bare libevent evhttp
  * server on one loop thread answering every request with a fixed JSON body.
  * Nothing can be faster through evhttp, so the edge's throughput is reported
- * as a ratio to this. Usage: bench_http_ceiling HOST PORT
+ * as a ratio to this. Usage: bench_http_ceiling HOST PORT [BODY_FILE]
+ * With BODY_FILE it answers with that file's bytes (the bench passes the
+ * edge's own tools/list answer, so both sides write the same payload and the
+ * ratio measures the edge's work, not the size of the catalog).
  */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,14 +19,16 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-static const char body[] =
+static const char default_body[] =
     "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"endpoints_list\",\"title\":\"List endpoints\"}]}}";
+static const char *body = default_body;
+static size_t body_len = sizeof default_body - 1;
 
 static void on_request(struct evhttp_request *req, void *arg)
 {
     (void)arg;
     struct evbuffer *out = evbuffer_new();
-    evbuffer_add_reference(out, body, sizeof body - 1, NULL, NULL);
+    evbuffer_add_reference(out, body, body_len, NULL, NULL);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
     evhttp_send_reply(req, 200, "OK", out);
     evbuffer_free(out);
@@ -31,9 +36,19 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s HOST PORT\n", argv[0]);
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: %s HOST PORT [BODY_FILE]\n", argv[0]);
         return 2;
+    }
+    if (argc == 4) {
+        FILE *f = fopen(argv[3], "rb");
+        static char buf[4 << 20];
+        if (!f || (body_len = fread(buf, 1, sizeof buf, f)) == 0) {
+            fprintf(stderr, "cannot read %s\n", argv[3]);
+            return 1;
+        }
+        fclose(f);
+        body = buf;
     }
     signal(SIGPIPE, SIG_IGN);
     struct event_base *base = event_base_new();

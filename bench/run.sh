@@ -284,7 +284,9 @@ measure() {
     wrk -t"$t" -c"$c" -d"$WARMUP" -s "$script" "$url" >/dev/null 2>&1 || die "wrk warm-up of $name failed"
   fi
   ${MEASURE_HOOK:-}
-  out=$(wrk -t"$t" -c"$c" -d"$DURATION" --latency -s "$script" "$url" 2>&1) || die "wrk of $name failed: $out"
+  # --timeout 10s: a slow answer is a latency to report, not a socket error
+  # (wrk's default 2 s would drop the tail from the percentiles).
+  out=$(wrk -t"$t" -c"$c" -d"$DURATION" --timeout 10s --latency -s "$script" "$url" 2>&1) || die "wrk of $name failed: $out"
   printf '== %s, %s connections\n%s\n\n' "$name" "$c" "$out" >>"$OUT_DIR/wrk-latest.txt"
   line=$(grep '^RESULT ' <<<"$out") || die "wrk printed no result for $name: $out"
   local non2xx sockerr
@@ -317,9 +319,12 @@ CONNS=("$CLIENTS")
 [ "$CLIENTS" = 64 ] || CONNS+=(64)
 : >"$OUT_DIR/wrk-latest.txt"
 
-# The HTTP ceiling, with the same wrk script (it ignores the body and headers).
+# The HTTP ceiling, with the same wrk script (it ignores the body and headers),
+# answering with the bytes of the edge's own tools/list answer: both sides
+# then write the same payload, and the ratio measures the edge's work.
 CPORT=$(free_port)
-"$BIN_DIR/bench_http_ceiling" 127.0.0.1 "$CPORT" >"$TMP/ceiling.log" 2>&1 &
+mcp "$LIST_BODY" >"$TMP/tools-list.json" || die "tools/list did not answer"
+"$BIN_DIR/bench_http_ceiling" 127.0.0.1 "$CPORT" "$TMP/tools-list.json" >"$TMP/ceiling.log" 2>&1 &
 CEIL_PID=$!
 pids+=("$CEIL_PID")
 wait_http "http://127.0.0.1:$CPORT/" 10 || die "bench_http_ceiling did not start"
