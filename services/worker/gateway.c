@@ -40,6 +40,7 @@
 #include "services/worker/cursor.h"
 #include "services/worker/notify.h"
 #include "services/worker/plans.h"
+#include "services/worker/tool_util.h"
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 #define LIST_BYTES_MAX (1u << 20)   /* a list answer stops growing past 1 MiB (the envelope holds 2) */
@@ -251,18 +252,6 @@ static void set_error(struct outcome *o, int status, const char *code, json_t *d
     set_answer(o, status, json_pack("{s:o}", "error", e));
 }
 
-/* Runs a statement that must succeed, else records the error on ctx and returns NULL. */
-static PGresult *must(struct tool_ctx *ctx, const char *sql, int n, const char *const *p)
-{
-    PGresult *res = db_query(ctx->db, sql, n, p);
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-        tool_db_fail(ctx, res);
-        return NULL;
-    }
-    return res;
-}
-
 static bool pg_bool(const PGresult *res, int row, int col)
 {
     return PQgetvalue(res, row, col)[0] == 't';
@@ -305,7 +294,7 @@ static int find_target(struct tool_ctx *ctx, const struct gateway_call *in, stru
         char param[2 + 64 + 1];
         snprintf(param, sizeof param, "\\x%s", in->key_hash_hex);
         const char *p[1] = {param};
-        PGresult *res = must(ctx, SQL_RESOLVE_KEY, 1, p);
+        PGresult *res = tool_query(ctx, SQL_RESOLVE_KEY, 1, p);
         if (!res)
             return -1;
         int found = PQntuples(res) == 1;
@@ -333,7 +322,7 @@ static int find_target(struct tool_ctx *ctx, const struct gateway_call *in, stru
     if (!in->endpoint_id || !in->caller_account || !in->environment)
         return 0;
     const char *p[2] = {in->endpoint_id, in->caller_account};
-    PGresult *res = must(ctx, SQL_ENDPOINT_BY_ID, 2, p);
+    PGresult *res = tool_query(ctx, SQL_ENDPOINT_BY_ID, 2, p);
     if (!res)
         return -1;
     int found = PQntuples(res) == 1;
@@ -376,14 +365,14 @@ static int claim_request(struct tool_ctx *ctx, const uint8_t *rid, const char *a
     char idp[2 + 2 * ENV_ID_LEN + 1];
     request_id_param(rid, idp);
     const char *p[2] = {idp, account};
-    PGresult *res = must(ctx, SQL_APPLY_INSERT, 2, p);
+    PGresult *res = tool_query(ctx, SQL_APPLY_INSERT, 2, p);
     if (!res)
         return -1;
     int inserted = PQntuples(res);
     PQclear(res);
     if (inserted)
         return 1;
-    if (!(res = must(ctx, SQL_APPLY_READ, 1, p)))
+    if (!(res = tool_query(ctx, SQL_APPLY_READ, 1, p)))
         return -1;
     if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
         PQclear(res);
@@ -498,7 +487,7 @@ static enum tm_error op_list(struct tool_ctx *ctx, const struct gateway_call *in
             return TM_OK;
         }
         const char *pw[2] = {qstr(in->query, "from"), qstr(in->query, "to")};
-        PGresult *res = must(ctx, SQL_WINDOW, 2, pw);
+        PGresult *res = tool_query(ctx, SQL_WINDOW, 2, pw);
         if (!res)
             return ctx->code;
         bool valid = pg_bool(res, 0, 1);
@@ -515,7 +504,7 @@ static enum tm_error op_list(struct tool_ctx *ctx, const struct gateway_call *in
     snprintf(lim, sizeof lim, "%lld", limit + 1);   /* one more tells whether there is a next page */
     const char *p[9] = {t->endpoint_id, t->environment, t->account_id, cursor ? micros : NULL, cursor ? cid : NULL,
                         lim, q, from, to};
-    PGresult *res = must(ctx, in->search ? SQL_RECORD_SEARCH : SQL_RECORD_LIST, in->search ? 9 : 6, p);
+    PGresult *res = tool_query(ctx, in->search ? SQL_RECORD_SEARCH : SQL_RECORD_LIST, in->search ? 9 : 6, p);
     if (!res)
         return ctx->code;
     int rows = PQntuples(res);
@@ -677,7 +666,7 @@ static enum tm_error log_call(struct tool_ctx *ctx, const struct gateway_call *i
                          success ? "success" : "failed", o->error_code, o->error_code ? o->error_message : NULL,
                          latency_s, req_text, req_bytes, req_cut ? "true" : "false", resp_text, resp_bytes,
                          resp_cut ? "true" : "false", ip, webhook ? "pending" : NULL, search ? search : ""};
-    PGresult *res = must(ctx, SQL_LOG_INSERT, 23, p);
+    PGresult *res = tool_query(ctx, SQL_LOG_INSERT, 23, p);
     free(req_text);
     free(resp_text);
     free(ip);
@@ -706,7 +695,7 @@ static enum tm_error log_call(struct tool_ctx *ctx, const struct gateway_call *i
             fatal("out of memory");
         const char *pd[10] = {t->account_id, t->endpoint_id, t->environment, o->log_id, log_created, wh->url,
                               wh->auth_header_name, wh->auth_value_enc, wh->secret_enc, wtext};
-        res = must(ctx, SQL_DELIVERY_INSERT, 10, pd);
+        res = tool_query(ctx, SQL_DELIVERY_INSERT, 10, pd);
         free(wtext);
         if (!res)
             rc = ctx->code;
@@ -757,7 +746,7 @@ static enum tm_error count_call(struct tool_ctx *ctx, const struct outcome *o)
     const char *pc[10] = {t->account_id, t->endpoint_id, t->environment, t->collab_id[0] ? t->collab_id : NULL,
                           o->count_success ? "1" : "0", lat, o->counted ? "true" : "false",
                           o->count_write ? "1" : "0", hard ? "true" : "false", lim};
-    PGresult *res = must(ctx, SQL_COUNTERS, 10, pc);
+    PGresult *res = tool_query(ctx, SQL_COUNTERS, 10, pc);
     if (!res)
         return ctx->code;
     enum plans_alert due = PLANS_ALERT_NONE;
@@ -784,7 +773,7 @@ static enum tm_error count_call(struct tool_ctx *ctx, const struct outcome *o)
                            ctx->cfg->public_url);
     const char *pa[5] = {t->account_id, PQgetvalue(res, 0, 3), due == PLANS_ALERT_100 ? "usage_100" : "usage_80",
                          subject, text};
-    PGresult *ra = must(ctx, due == PLANS_ALERT_100 ? SQL_ALERT100 : SQL_ALERT80, 5, pa);
+    PGresult *ra = tool_query(ctx, due == PLANS_ALERT_100 ? SQL_ALERT100 : SQL_ALERT80, 5, pa);
     free(subject);
     free(text);
     PQclear(res);
@@ -815,7 +804,7 @@ static const char SQL_QUOTA[] =
 static int gateway_quota_exhausted(struct tool_ctx *ctx, const struct target *t, struct outcome *o)
 {
     const char *p[1] = {t->account_id};
-    PGresult *res = must(ctx, SQL_QUOTA, 1, p);
+    PGresult *res = tool_query(ctx, SQL_QUOTA, 1, p);
     if (!res)
         return -1;
     if (PQntuples(res) != 1) {
@@ -1013,7 +1002,7 @@ static enum tm_error pipeline(struct tool_ctx *ctx, const struct gateway_call *i
     /* Step 8: this environment's fields (and its webhook, for step 9). */
     {
         const char *p[3] = {t.endpoint_id, t.environment, t.account_id};
-        PGresult *res = must(ctx, SQL_CONFIG, 3, p);
+        PGresult *res = tool_query(ctx, SQL_CONFIG, 3, p);
         if (!res) {
             rc = ctx->code;
             goto out;
@@ -1123,10 +1112,10 @@ static enum tm_error pipeline(struct tool_ctx *ctx, const struct gateway_call *i
             gateway_record_id(now_ms(), rnd, o->record_id);
             const char *p[7] = {o->record_id, t.account_id, t.endpoint_id, t.environment, text, search,
                                 t.api_key_id[0] ? t.api_key_id : NULL};
-            res = must(ctx, SQL_RECORD_INSERT, 7, p);
+            res = tool_query(ctx, SQL_RECORD_INSERT, 7, p);
         } else {
             const char *p[6] = {o->record_id, t.account_id, t.endpoint_id, t.environment, text, search};
-            res = must(ctx, SQL_RECORD_REPLACE, 6, p);
+            res = tool_query(ctx, SQL_RECORD_REPLACE, 6, p);
         }
         free(text);
         free(search);
@@ -1145,7 +1134,7 @@ static enum tm_error pipeline(struct tool_ctx *ctx, const struct gateway_call *i
                                      t.environment));
     } else if (!strcmp(in->method, "DELETE")) {
         const char *p[4] = {o->record_id, t.account_id, t.endpoint_id, t.environment};
-        PGresult *res = must(ctx, SQL_RECORD_DELETE, 4, p);
+        PGresult *res = tool_query(ctx, SQL_RECORD_DELETE, 4, p);
         if (!res) {
             rc = ctx->code;
             goto out;
@@ -1164,7 +1153,7 @@ static enum tm_error pipeline(struct tool_ctx *ctx, const struct gateway_call *i
                                      t.environment));
     } else if (in->record_id) {
         const char *p[4] = {o->record_id, t.account_id, t.endpoint_id, t.environment};
-        PGresult *res = must(ctx, SQL_RECORD_GET, 4, p);
+        PGresult *res = tool_query(ctx, SQL_RECORD_GET, 4, p);
         if (!res) {
             rc = ctx->code;
             goto out;
@@ -1315,7 +1304,7 @@ enum tm_error gateway_handle(struct tool_ctx *ctx, const json_t *args, char **ou
         char idp[2 + 2 * ENV_ID_LEN + 1];
         request_id_param(in.request_id, idp);
         const char *p[2] = {idp, text};
-        PGresult *res = must(ctx, SQL_APPLY_STORE, 2, p);
+        PGresult *res = tool_query(ctx, SQL_APPLY_STORE, 2, p);
         if (!res) {
             free(text);
             if (!db_broken(db))

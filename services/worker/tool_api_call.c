@@ -22,12 +22,7 @@
 #include "common/util.h"
 #include "services/worker/gateway.h"
 #include "services/worker/tool_logs.h"
-
-static const char *arg_str(const json_t *args, const char *name)
-{
-    const char *s = json_string_value(json_object_get(args, name));
-    return s && *s ? s : NULL;
-}
+#include "services/worker/tool_util.h"
 
 /* Appends s percent-encoded as a URL query value. */
 static void url_encode(struct strbuf *b, const char *s)
@@ -86,12 +81,12 @@ static char *request_url(const struct config *cfg, const char *slug, const char 
 
 enum tm_error tool_api_call(struct tool_ctx *ctx, const json_t *args, json_t **result)
 {
-    const char *method = arg_str(args, "method");
-    const char *env = arg_str(args, "environment");
-    const char *record_id = arg_str(args, "record_id");
+    const char *method = tool_arg_str(args, "method");
+    const char *env = tool_arg_str(args, "environment");
+    const char *record_id = tool_arg_str(args, "record_id");
     const json_t *body = json_object_get(args, "body");
     const json_t *search = json_object_get(args, "search");
-    const char *cursor = arg_str(args, "cursor");
+    const char *cursor = tool_arg_str(args, "cursor");
     const json_t *limit = json_object_get(args, "limit");
     if (!env)
         env = "sandbox";
@@ -116,7 +111,7 @@ enum tm_error tool_api_call(struct tool_ctx *ctx, const json_t *args, json_t **r
     bool is_search = json_is_object(search);
 
     char ep[40], slug[80];
-    enum tm_error rc = logs_resolve_endpoint(ctx, arg_str(args, "endpoint"), ep, slug);
+    enum tm_error rc = logs_resolve_endpoint(ctx, tool_arg_str(args, "endpoint"), ep, slug);
     if (rc != TM_OK)
         return rc;
 
@@ -124,7 +119,7 @@ enum tm_error tool_api_call(struct tool_ctx *ctx, const json_t *args, json_t **r
     if (is_search) {
         static const char *const names[] = {"q", "from", "to"};
         for (size_t i = 0; i < TM_ARRAY_LEN(names); i++) {
-            const char *v = arg_str(search, names[i]);
+            const char *v = tool_arg_str(search, names[i]);
             if (v)
                 json_object_set_new(query, names[i], json_string(v));
         }
@@ -169,7 +164,7 @@ enum tm_error tool_api_call(struct tool_ctx *ctx, const json_t *args, json_t **r
         json_decref(headers);
         json_decref(rbody);
         return tool_fail(ctx, TM_ERR_NOT_FOUND, NULL, "no endpoint \"%.100s\" in this account",
-                         arg_str(args, "endpoint"));
+                         tool_arg_str(args, "endpoint"));
     }
     char *url = request_url(ctx->cfg, slug, record_id, is_search, query);
     json_decref(query);

@@ -21,27 +21,11 @@
 #include "services/worker/cursor.h"
 #include "services/worker/gateway.h"
 #include "services/worker/tool_logs.h"
+#include "services/worker/tool_util.h"
 
 #define LIST_LIMIT_DEFAULT 30
 #define LIST_LIMIT_MAX 100
 #define LINE_MAX_BYTES (1024 * 1024)   /* an archived line holds two bodies of at most 16 KB, escaped */
-
-static PGresult *must(struct tool_ctx *ctx, const char *sql, int n, const char *const *p)
-{
-    PGresult *res = db_query(ctx->db, sql, n, p);
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-        tool_db_fail(ctx, res);
-        return NULL;
-    }
-    return res;
-}
-
-static const char *arg_str(const json_t *args, const char *name)
-{
-    const char *s = json_string_value(json_object_get(args, name));
-    return s && *s ? s : NULL;
-}
 
 static json_t *formats_of(const PGresult *res, int row, int col)
 {
@@ -67,7 +51,7 @@ static const char SQL_LIST[] =
 
 enum tm_error tool_archives_list(struct tool_ctx *ctx, const json_t *args, json_t **result)
 {
-    const char *from = arg_str(args, "from"), *to = arg_str(args, "to"), *cursor = arg_str(args, "cursor");
+    const char *from = tool_arg_str(args, "from"), *to = tool_arg_str(args, "to"), *cursor = tool_arg_str(args, "cursor");
     char buf[48];
     if ((from && logs_time_parse(from, buf, sizeof buf) != LOGS_TIME_DATE) ||
         (to && logs_time_parse(to, buf, sizeof buf) != LOGS_TIME_DATE))
@@ -80,7 +64,7 @@ enum tm_error tool_archives_list(struct tool_ctx *ctx, const json_t *args, json_
     if (cursor && (!cursor_decode(cursor, micros, cid) || !is_uuid(cid)))
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "cursor is not a next_cursor of archives_list");
     char ep[40];
-    const char *ref = arg_str(args, "endpoint");
+    const char *ref = tool_arg_str(args, "endpoint");
     if (ref) {
         enum tm_error rc = logs_resolve_endpoint(ctx, ref, ep, NULL);
         if (rc != TM_OK)
@@ -90,7 +74,7 @@ enum tm_error tool_archives_list(struct tool_ctx *ctx, const json_t *args, json_
     snprintf(lim, sizeof lim, "%d", (int)limit + 1);
     const char *p[7] = {ctx->who->account_id, ref ? ep : NULL, from, to, cursor ? micros : NULL,
                         cursor ? cid : NULL, lim};
-    PGresult *res = must(ctx, SQL_LIST, 7, p);
+    PGresult *res = tool_query(ctx, SQL_LIST, 7, p);
     if (!res)
         return ctx->code;
     int n = PQntuples(res);
@@ -127,7 +111,7 @@ static const char SQL_ONE[] =
 
 enum tm_error tool_archives_download(struct tool_ctx *ctx, const json_t *args, json_t **result)
 {
-    const char *id = arg_str(args, "archive_id"), *format = arg_str(args, "format");
+    const char *id = tool_arg_str(args, "archive_id"), *format = tool_arg_str(args, "format");
     if (!format)
         format = "jsonl";
     const char *suffix = archive_format_suffix(format);
@@ -139,7 +123,7 @@ enum tm_error tool_archives_download(struct tool_ctx *ctx, const json_t *args, j
     if (!kb)
         return tool_fail(ctx, TM_ERR_INTERNAL, NULL, "download links cannot be signed right now");
     const char *p[2] = {ctx->who->account_id, id};
-    PGresult *res = must(ctx, SQL_ONE, 2, p);
+    PGresult *res = tool_query(ctx, SQL_ONE, 2, p);
     if (!res)
         return ctx->code;
     if (PQntuples(res) != 1) {
@@ -211,7 +195,7 @@ static char *gz_line(const char *path, long line)
 
 enum tm_error tool_logs_fetch_archived(struct tool_ctx *ctx, const json_t *args, json_t **result)
 {
-    const char *log_id = arg_str(args, "log_id"), *record_id = arg_str(args, "record_id");
+    const char *log_id = tool_arg_str(args, "log_id"), *record_id = tool_arg_str(args, "record_id");
     if ((log_id != NULL) == (record_id != NULL))
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL,
                          "give exactly one of log_id (a log entry) or record_id (the latest archived entry of a record)");
@@ -220,11 +204,11 @@ enum tm_error tool_logs_fetch_archived(struct tool_ctx *ctx, const json_t *args,
     if (record_id && !gateway_is_record_id(record_id))
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "record_id must look like rec_...");
     char ep[40];
-    enum tm_error rc = logs_resolve_endpoint(ctx, arg_str(args, "endpoint"), ep, NULL);
+    enum tm_error rc = logs_resolve_endpoint(ctx, tool_arg_str(args, "endpoint"), ep, NULL);
     if (rc != TM_OK)
         return rc;
     const char *p[3] = {ctx->who->account_id, ep, log_id ? log_id : record_id};
-    PGresult *res = must(ctx, log_id ? SQL_FETCH_BY_ID : SQL_FETCH_BY_RECORD, 3, p);
+    PGresult *res = tool_query(ctx, log_id ? SQL_FETCH_BY_ID : SQL_FETCH_BY_RECORD, 3, p);
     if (!res)
         return ctx->code;
     if (PQntuples(res) != 1) {

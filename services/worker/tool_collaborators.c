@@ -27,19 +27,9 @@
 #include "common/util.h"
 #include "services/worker/auth_oauth.h"
 #include "services/worker/gateway.h"
+#include "services/worker/tool_util.h"
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-
-static PGresult *must(struct tool_ctx *ctx, const char *sql, int n, const char *const *p)
-{
-    PGresult *res = db_query(ctx->db, sql, n, p);
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-        tool_db_fail(ctx, res);
-        return NULL;
-    }
-    return res;
-}
 
 static bool pg_bool(const PGresult *res, int row, int col)
 {
@@ -48,31 +38,11 @@ static bool pg_bool(const PGresult *res, int row, int col)
 
 /* ---- the endpoint ------------------------------------------------------- */
 
-static const char SQL_RESOLVE[] =
-    "SELECT id::text, name FROM endpoints WHERE account_id = $1::uuid AND deleted_at IS NULL "
-    "AND (id = $2::uuid OR slug = $3 OR lower(name) = lower($3)) "
-    "ORDER BY (id = $2::uuid) IS TRUE DESC, (slug = $3) DESC LIMIT 1";
-
-/* The principal's endpoint named by args.endpoint into id[40] (and its name into name[80] if given). */
+/* The principal's endpoint named by args.endpoint into id[40] (and its name into name if given). */
 static enum tm_error resolve(struct tool_ctx *ctx, const json_t *args, char id[40], char *name, size_t name_cap)
 {
-    const char *ref = json_string_value(json_object_get(args, "endpoint"));
-    if (!ref || !*ref)
-        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "endpoint is required: an id, slug or name");
-    const char *p[3] = {ctx->who->account_id, is_uuid(ref) ? ref : NULL, ref};
-    PGresult *res = must(ctx, SQL_RESOLVE, 3, p);
-    if (!res)
-        return ctx->code;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return tool_fail(ctx, TM_ERR_NOT_FOUND, NULL,
-                         "no endpoint \"%.100s\" in this account; endpoints_list shows them", ref);
-    }
-    snprintf(id, 40, "%s", PQgetvalue(res, 0, 0));
-    if (name)
-        snprintf(name, name_cap, "%s", PQgetvalue(res, 0, 1));
-    PQclear(res);
-    return TM_OK;
+    return tool_find_endpoint(ctx, json_string_value(json_object_get(args, "endpoint")), false, id, NULL, 0, name,
+                              name_cap);
 }
 
 /* ---- keys as JSON ------------------------------------------------------- */
@@ -115,7 +85,7 @@ static json_t *key_json(const PGresult *res, int i)
 static enum tm_error query_keys(struct tool_ctx *ctx, const char *endpoint_id, const char *key_id, PGresult **res)
 {
     const char *p[3] = {ctx->who->account_id, endpoint_id, key_id};
-    *res = must(ctx, SQL_KEYS, 3, p);
+    *res = tool_query(ctx, SQL_KEYS, 3, p);
     return *res ? TM_OK : ctx->code;
 }
 
@@ -167,7 +137,7 @@ enum tm_error tool_collaborators_create_key(struct tool_ctx *ctx, const json_t *
         desc = "";
     const json_t *perms = json_object_get(args, "permissions");
     const char *pn[3] = {ctx->who->account_id, ep, name};
-    PGresult *res = must(ctx, SQL_KEY_NAME_TAKEN, 3, pn);
+    PGresult *res = tool_query(ctx, SQL_KEY_NAME_TAKEN, 3, pn);
     if (!res)
         return ctx->code;
     bool taken = PQntuples(res) > 0;
@@ -178,7 +148,7 @@ enum tm_error tool_collaborators_create_key(struct tool_ctx *ctx, const json_t *
     const char *b[4] = {perm(perms, "create", true) ? "t" : "f", perm(perms, "read", true) ? "t" : "f",
                         perm(perms, "update", false) ? "t" : "f", perm(perms, "delete", false) ? "t" : "f"};
     const char *pi[8] = {ctx->who->account_id, ep, name, desc, b[0], b[1], b[2], b[3]};
-    if (!(res = must(ctx, SQL_INSERT_COLLAB, 8, pi)))
+    if (!(res = tool_query(ctx, SQL_INSERT_COLLAB, 8, pi)))
         return ctx->code;
     char kid[40];
     snprintf(kid, sizeof kid, "%s", PQgetvalue(res, 0, 0));
@@ -199,7 +169,7 @@ enum tm_error tool_collaborators_create_key(struct tool_ctx *ctx, const json_t *
         uint8_t *kbox = keybox_seal(kb, key, strlen(key), &klen);
         char *kenc = keybox_bytea_hex(kbox, klen);
         const char *pk[7] = {ctx->who->account_id, ep, envs[i], kid, hash_hex, kenc, key + strlen(key) - 4};
-        res = must(ctx, SQL_INSERT_API_KEY, 7, pk);
+        res = tool_query(ctx, SQL_INSERT_API_KEY, 7, pk);
         free(kbox);
         free(kenc);
         sodium_memzero(key, sizeof key);
@@ -249,7 +219,7 @@ enum tm_error tool_collaborators_update_permissions(struct tool_ctx *ctx, const 
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL,
                          "permissions needs at least one of create, read, update, delete (true or false)");
     const char *p[7] = {ctx->who->account_id, ep, kid, v[0], v[1], v[2], v[3]};
-    PGresult *res = must(ctx, SQL_UPDATE_PERMS, 7, p);
+    PGresult *res = tool_query(ctx, SQL_UPDATE_PERMS, 7, p);
     if (!res)
         return ctx->code;
     bool found = strcmp(PQcmdTuples(res), "1") == 0;
@@ -298,7 +268,7 @@ enum tm_error tool_collaborators_list_invitations(struct tool_ctx *ctx, const js
     if (status && !strcmp(status, "all"))
         status = NULL;
     const char *p[4] = {ctx->who->account_id, ep, kid, status};
-    PGresult *res = must(ctx, SQL_LIST_INVITES, 4, p);
+    PGresult *res = tool_query(ctx, SQL_LIST_INVITES, 4, p);
     if (!res)
         return ctx->code;
     json_t *items = json_array();
@@ -379,7 +349,7 @@ enum tm_error tool_collaborators_invite(struct tool_ctx *ctx, const json_t *args
                          "\"%.100s\" is not a valid e-mail address; give one like chris@example.com",
                          email ? email : "");
     const char *ps[2] = {ctx->who->account_id, email};
-    PGresult *res = must(ctx, SQL_SELF_EMAIL, 2, ps);
+    PGresult *res = tool_query(ctx, SQL_SELF_EMAIL, 2, ps);
     if (!res)
         return ctx->code;
     bool self = pg_bool(res, 0, 0);
@@ -393,7 +363,7 @@ enum tm_error tool_collaborators_invite(struct tool_ctx *ctx, const json_t *args
         return tool_fail(ctx, TM_ERR_NOT_FOUND, NULL, "no such collaboration key on this endpoint; "
                                                      "collaborators_list_keys shows them");
     const char *pk[3] = {ctx->who->account_id, ep, kid_arg};
-    if (!(res = must(ctx, SQL_KEY_CHOICES, 3, pk)))
+    if (!(res = tool_query(ctx, SQL_KEY_CHOICES, 3, pk)))
         return ctx->code;
     int nkeys = PQntuples(res);
     if (kid_arg && nkeys == 0) {
@@ -431,10 +401,10 @@ enum tm_error tool_collaborators_invite(struct tool_ctx *ctx, const json_t *args
 
     /* Re-inviting a pending address answers with that invitation. */
     const char *pe[3] = {ctx->who->account_id, kid, email};
-    if (!(res = must(ctx, SQL_EXPIRE_OLD, 3, pe)))
+    if (!(res = tool_query(ctx, SQL_EXPIRE_OLD, 3, pe)))
         return ctx->code;
     PQclear(res);
-    if (!(res = must(ctx, SQL_PENDING, 3, pe)))
+    if (!(res = tool_query(ctx, SQL_PENDING, 3, pe)))
         return ctx->code;
     if (PQntuples(res) == 1) {
         *result = invite_answer(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), kid, kname,
@@ -445,10 +415,10 @@ enum tm_error tool_collaborators_invite(struct tool_ctx *ctx, const json_t *args
     PQclear(res);
 
     const char *pa[1] = {ctx->who->account_id};
-    if (!(res = must(ctx, SQL_LOCK_ACCOUNT, 1, pa)))
+    if (!(res = tool_query(ctx, SQL_LOCK_ACCOUNT, 1, pa)))
         return ctx->code;
     PQclear(res);
-    if (!(res = must(ctx, SQL_COUNT_DAY, 1, pa)))
+    if (!(res = tool_query(ctx, SQL_COUNT_DAY, 1, pa)))
         return ctx->code;
     long long today = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
@@ -461,7 +431,7 @@ enum tm_error tool_collaborators_invite(struct tool_ctx *ctx, const json_t *args
     char hp[AUTH_HASH_PARAM_LEN];
     char *token = auth_secret_new(hp);
     const char *pi[4] = {ctx->who->account_id, kid, email, hp};
-    if (!(res = must(ctx, SQL_INSERT_INVITE, 4, pi))) {
+    if (!(res = tool_query(ctx, SQL_INSERT_INVITE, 4, pi))) {
         sodium_memzero(token, strlen(token));
         free(token);
         return ctx->code;
@@ -472,7 +442,7 @@ enum tm_error tool_collaborators_invite(struct tool_ctx *ctx, const json_t *args
     PQclear(res);
 
     /* The e-mail: who invites, to what, with which rights, and the link. */
-    if (!(res = must(ctx, "SELECT account_email($1::uuid)", 1, pa))) {
+    if (!(res = tool_query(ctx, "SELECT account_email($1::uuid)", 1, pa))) {
         sodium_memzero(token, strlen(token));
         free(token);
         return ctx->code;
@@ -489,7 +459,7 @@ enum tm_error tool_collaborators_invite(struct tool_ctx *ctx, const json_t *args
                            email, expires, ctx->cfg->public_url, token);
     const char *pm[5] = {ctx->who->account_id, ep, "You are invited to collaborate on a 3Min API endpoint", body,
                          email};
-    res = must(ctx, SQL_QUEUE_MAIL, 5, pm);
+    res = tool_query(ctx, SQL_QUEUE_MAIL, 5, pm);
     sodium_memzero(body, strlen(body));
     sodium_memzero(token, strlen(token));
     free(body);
@@ -524,7 +494,7 @@ enum tm_error auth_web_accept_invitation(struct tool_ctx *ctx, const json_t *arg
         return tool_fail(ctx, TM_ERR_NOT_FOUND, NULL, "this invitation link is not valid");
     }
     const char *p[3] = {hp, account_id, email};
-    PGresult *res = must(ctx, SQL_ACCEPT, 3, p);
+    PGresult *res = tool_query(ctx, SQL_ACCEPT, 3, p);
     free(email);
     if (!res)
         return ctx->code;

@@ -37,6 +37,7 @@
 #include "services/worker/dispatch.h"
 #include "services/worker/gateway.h"
 #include "services/worker/notify.h"
+#include "services/worker/tool_util.h"
 
 #define SLUG_MAX 48
 #define SLUG_SUFFIX 6
@@ -48,19 +49,6 @@
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* ---- small helpers ------------------------------------------------------ */
-
-/* Runs a statement that must succeed; on failure records the error on ctx
- * (tool_db_fail) and returns NULL. */
-static PGresult *must(struct tool_ctx *ctx, const char *sql, int n, const char *const *p)
-{
-    PGresult *res = db_query(ctx->db, sql, n, p);
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-        tool_db_fail(ctx, res);
-        return NULL;
-    }
-    return res;
-}
 
 /* A unique violation on the per-account name index. */
 static bool is_name_conflict(const PGresult *res)
@@ -117,32 +105,9 @@ static json_t *value_obj(const char *v)
 
 /* ---- finding an endpoint ------------------------------------------------ */
 
-/* An id wins over a slug, a slug over a name, should one reference match several. */
-#define RESOLVE_SQL                                                                                   \
-    "SELECT id::text FROM endpoints WHERE account_id = $1::uuid AND deleted_at IS NULL "              \
-    "AND (id = $2::uuid OR slug = $3 OR lower(name) = lower($3)) "                                    \
-    "ORDER BY (id = $2::uuid) IS TRUE DESC, (slug = $3) DESC LIMIT 1"
-static const char SQL_RESOLVE[] = RESOLVE_SQL;
-static const char SQL_RESOLVE_LOCK[] = RESOLVE_SQL " FOR UPDATE";
-
-/* Finds the principal's endpoint named by ref (id, slug or name) into id[40]. */
 static enum tm_error resolve(struct tool_ctx *ctx, const json_t *args, bool lock, char id[40])
 {
-    const char *ref = json_string_value(json_object_get(args, "endpoint"));
-    if (!ref || !*ref)
-        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "endpoint is required: an id, slug or name");
-    const char *p[3] = {ctx->who->account_id, is_uuid(ref) ? ref : NULL, ref};
-    PGresult *res = must(ctx, lock ? SQL_RESOLVE_LOCK : SQL_RESOLVE, 3, p);
-    if (!res)
-        return ctx->code;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return tool_fail(ctx, TM_ERR_NOT_FOUND, NULL, "no endpoint \"%.100s\" in this account; endpoints_list shows them",
-                         ref);
-    }
-    snprintf(id, 40, "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return TM_OK;
+    return tool_find_endpoint(ctx, json_string_value(json_object_get(args, "endpoint")), lock, id, NULL, 0, NULL, 0);
 }
 
 /* ---- the detail view ---------------------------------------------------- */
@@ -175,7 +140,7 @@ static const char SQL_DEPLOYMENTS[] =
 static enum tm_error load_detail(struct tool_ctx *ctx, const char *id, json_t **out)
 {
     const char *p[2] = {id, ctx->who->account_id};
-    PGresult *res = must(ctx, SQL_DETAIL, 2, p);
+    PGresult *res = tool_query(ctx, SQL_DETAIL, 2, p);
     if (!res)
         return ctx->code;
     if (PQntuples(res) != 1) {
@@ -211,7 +176,7 @@ static enum tm_error load_detail(struct tool_ctx *ctx, const char *id, json_t **
     free(url);
     PQclear(res);
 
-    res = must(ctx, SQL_DEPLOYMENTS, 2, p);
+    res = tool_query(ctx, SQL_DEPLOYMENTS, 2, p);
     if (!res) {
         json_decref(d);
         return ctx->code;
@@ -224,7 +189,7 @@ static enum tm_error load_detail(struct tool_ctx *ctx, const char *id, json_t **
     PQclear(res);
     json_object_set_new(d, "deployments", deps);
 
-    res = must(ctx, SQL_DETAIL_GATEWAY, 2, p);
+    res = tool_query(ctx, SQL_DETAIL_GATEWAY, 2, p);
     if (!res) {
         json_decref(d);
         return ctx->code;
@@ -371,7 +336,7 @@ enum tm_error tool_endpoints_list(struct tool_ctx *ctx, const json_t *args, json
     snprintf(lim, sizeof lim, "%lld", (long long)limit + 1);   /* one more tells if there is a next page */
 
     const char *p[6] = {ctx->who->account_id, status, pattern, cursor ? micros : NULL, cursor ? cid : NULL, lim};
-    PGresult *res = must(ctx, SQL_LIST, 6, p);
+    PGresult *res = tool_query(ctx, SQL_LIST, 6, p);
     free(pattern);
     if (!res)
         return ctx->code;
@@ -458,11 +423,11 @@ static enum tm_error create_secrets(struct tool_ctx *ctx, const char *id)
         uint8_t *sbox = keybox_seal(kb, secret, strlen(secret), &slen);
         char *kenc = keybox_bytea_hex(kbox, klen), *senc = keybox_bytea_hex(sbox, slen);
         const char *pk[6] = {ctx->who->account_id, id, envs[i], hash_hex, kenc, key + strlen(key) - 4};
-        PGresult *res = must(ctx, SQL_INSERT_KEY, 6, pk);
+        PGresult *res = tool_query(ctx, SQL_INSERT_KEY, 6, pk);
         if (res) {
             PQclear(res);
             const char *pw[4] = {id, ctx->who->account_id, envs[i], senc};
-            res = must(ctx, SQL_INSERT_WEBHOOK, 4, pw);
+            res = tool_query(ctx, SQL_INSERT_WEBHOOK, 4, pw);
         }
         free(kbox);
         free(sbox);
@@ -527,7 +492,7 @@ static bool description_ok(const char *d)
 static enum tm_error check_name_free(struct tool_ctx *ctx, const char *name, const char *except_id)
 {
     const char *p[3] = {ctx->who->account_id, name, except_id};
-    PGresult *res = must(ctx, SQL_NAME_TAKEN, 3, p);
+    PGresult *res = tool_query(ctx, SQL_NAME_TAKEN, 3, p);
     if (!res)
         return ctx->code;
     int taken = PQntuples(res);
@@ -563,7 +528,7 @@ static enum tm_error insert_endpoint(struct tool_ctx *ctx, const char *name, con
             snprintf(slug, sizeof slug, "%.*s-%s", (int)keep, base, suffix);
         }
         const char *ps[1] = {slug};
-        PGresult *res = must(ctx, SQL_SLUG_TAKEN, 1, ps);
+        PGresult *res = tool_query(ctx, SQL_SLUG_TAKEN, 1, ps);
         if (!res)
             return ctx->code;
         bool taken = pg_bool(res, 0, 0);
@@ -619,7 +584,7 @@ enum tm_error tool_endpoints_create(struct tool_ctx *ctx, const json_t *args, js
         goto fail;
     ftext = json_dumps(fields, JSON_COMPACT);
     const char *p[3] = {id, ctx->who->account_id, ftext};
-    PGresult *res = must(ctx, SQL_INSERT_CONFIGS, 3, p);
+    PGresult *res = tool_query(ctx, SQL_INSERT_CONFIGS, 3, p);
     if (!res)
         goto fail;
     PQclear(res);
@@ -680,7 +645,7 @@ static enum tm_error load_state(struct tool_ctx *ctx, const char *id, struct ep_
 {
     memset(st, 0, sizeof *st);
     const char *p[2] = {id, ctx->who->account_id};
-    PGresult *res = must(ctx, SQL_STATE, 2, p);
+    PGresult *res = tool_query(ctx, SQL_STATE, 2, p);
     if (!res)
         return ctx->code;
     if (PQntuples(res) != 1) {
@@ -775,7 +740,7 @@ static enum tm_error update_webhook(struct tool_ctx *ctx, const char *id, const 
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "webhook.enabled must be true or false");
 
     const char *p[3] = {id, ctx->who->account_id, env};
-    PGresult *res = must(ctx, SQL_WEBHOOK_STATE, 3, p);
+    PGresult *res = tool_query(ctx, SQL_WEBHOOK_STATE, 3, p);
     if (!res)
         return ctx->code;
     struct webhook_state before = {0}, after;
@@ -848,7 +813,7 @@ static enum tm_error update_webhook(struct tool_ctx *ctx, const char *id, const 
             char *senc = keybox_bytea_hex(sbox, slen), *venc = vbox ? keybox_bytea_hex(vbox, vlen) : NULL;
             const char *pw[9] = {id, ctx->who->account_id, env, after.url, after.header, venc, senc,
                                  after.enabled ? "true" : "false", auth_changes ? "true" : "false"};
-            res = must(ctx, SQL_WEBHOOK_SET, 9, pw);
+            res = tool_query(ctx, SQL_WEBHOOK_SET, 9, pw);
             free(sbox);
             free(vbox);
             free(senc);
@@ -991,7 +956,7 @@ enum tm_error tool_endpoints_update(struct tool_ctx *ctx, const json_t *args, js
         if (fields_changed) {
             ftext = json_dumps(fields, JSON_COMPACT);
             const char *p[3] = {id, ctx->who->account_id, ftext};
-            PGresult *res = must(ctx, SQL_UPDATE_SANDBOX, 3, p);
+            PGresult *res = tool_query(ctx, SQL_UPDATE_SANDBOX, 3, p);
             if (!res)
                 goto fail;
             PQclear(res);
@@ -1126,16 +1091,16 @@ enum tm_error tool_endpoints_deploy(struct tool_ctx *ctx, const json_t *args, js
         ftext = json_dumps(st.sandbox_fields, JSON_COMPACT);
         dtext = json_dumps(diff, JSON_COMPACT);
         const char *pc[4] = {id, ctx->who->account_id, ftext, vtext};
-        PGresult *res = must(ctx, SQL_DEPLOY_CONFIG, 4, pc);
+        PGresult *res = tool_query(ctx, SQL_DEPLOY_CONFIG, 4, pc);
         if (!res)
             goto fail;
         PQclear(res);
         const char *pe[3] = {id, ctx->who->account_id, vtext};
-        if (!(res = must(ctx, SQL_DEPLOY_ENDPOINT, 3, pe)))
+        if (!(res = tool_query(ctx, SQL_DEPLOY_ENDPOINT, 3, pe)))
             goto fail;
         PQclear(res);
         const char *pr[6] = {ctx->who->account_id, id, vtext, ftext, dtext, note};
-        if (!(res = must(ctx, SQL_DEPLOY_RECORD, 6, pr)))
+        if (!(res = tool_query(ctx, SQL_DEPLOY_RECORD, 6, pr)))
             goto fail;
         deployed_at = json_string(PQgetvalue(res, 0, 0));
         PQclear(res);

@@ -32,6 +32,7 @@
 #include "common/utf8.h"
 #include "services/worker/cursor.h"
 #include "services/worker/gateway.h"
+#include "services/worker/tool_util.h"
 
 /* ISO 8601 in UTC with milliseconds, as every tool shows times. */
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
@@ -241,23 +242,6 @@ char *logs_preview(const char *s, size_t n, size_t max_chars)
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static PGresult *must(struct tool_ctx *ctx, const char *sql, int n, const char *const *p)
-{
-    PGresult *res = db_query(ctx->db, sql, n, p);
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-        tool_db_fail(ctx, res);
-        return NULL;
-    }
-    return res;
-}
-
-static const char *arg_str(const json_t *args, const char *name)
-{
-    const char *s = json_string_value(json_object_get(args, name));
-    return s && *s ? s : NULL;
-}
-
 static json_t *col_str(const PGresult *res, int row, int col)
 {
     return PQgetisnull(res, row, col) ? json_null() : json_string(PQgetvalue(res, row, col));
@@ -284,7 +268,7 @@ static json_t *error_obj(const PGresult *res, int row, int code_col, int msg_col
 /* An environment argument: "sandbox", "production", or NULL for all. */
 static enum tm_error env_arg(struct tool_ctx *ctx, const json_t *args, const char *dflt, const char **env)
 {
-    const char *e = arg_str(args, "environment");
+    const char *e = tool_arg_str(args, "environment");
     if (!e)
         e = dflt;
     if (!strcmp(e, "all")) {
@@ -299,30 +283,9 @@ static enum tm_error env_arg(struct tool_ctx *ctx, const json_t *args, const cha
 
 /* ---- finding an endpoint ------------------------------------------------ */
 
-/* The same rule as the endpoint tools: an id wins over a slug, a slug over a name. */
-static const char SQL_RESOLVE[] =
-    "SELECT id::text, slug FROM endpoints WHERE account_id = $1::uuid AND deleted_at IS NULL "
-    "AND (id = $2::uuid OR slug = $3 OR lower(name) = lower($3)) "
-    "ORDER BY (id = $2::uuid) IS TRUE DESC, (slug = $3) DESC LIMIT 1";
-
 enum tm_error logs_resolve_endpoint(struct tool_ctx *ctx, const char *ref, char id[40], char *slug)
 {
-    if (!ref || !*ref)
-        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "endpoint is required: an id, slug or name");
-    const char *p[3] = {ctx->who->account_id, is_uuid(ref) ? ref : NULL, ref};
-    PGresult *res = must(ctx, SQL_RESOLVE, 3, p);
-    if (!res)
-        return ctx->code;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return tool_fail(ctx, TM_ERR_NOT_FOUND, NULL,
-                         "no endpoint \"%.100s\" in this account; endpoints_list shows them", ref);
-    }
-    snprintf(id, 40, "%s", PQgetvalue(res, 0, 0));
-    if (slug)
-        snprintf(slug, 80, "%s", PQgetvalue(res, 0, 1));
-    PQclear(res);
-    return TM_OK;
+    return tool_find_endpoint(ctx, ref, false, id, slug, 80, NULL, 0);
 }
 
 /* ---- logs_lookup -------------------------------------------------------- */
@@ -364,7 +327,7 @@ static json_t *body_value(const PGresult *res, int row, int col, bool truncated)
 
 enum tm_error tool_logs_lookup(struct tool_ctx *ctx, const json_t *args, json_t **result)
 {
-    const char *log_id = arg_str(args, "log_id"), *record_id = arg_str(args, "record_id");
+    const char *log_id = tool_arg_str(args, "log_id"), *record_id = tool_arg_str(args, "record_id");
     /* The schema cannot say "exactly one of"; the tool does. */
     if ((log_id != NULL) == (record_id != NULL))
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL,
@@ -373,16 +336,16 @@ enum tm_error tool_logs_lookup(struct tool_ctx *ctx, const json_t *args, json_t 
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "log_id must be a log id as logs_search returns it");
     if (record_id && !gateway_is_record_id(record_id))
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "record_id must look like rec_...");
-    const char *env = arg_str(args, "environment");
+    const char *env = tool_arg_str(args, "environment");
     if (env && strcmp(env, "sandbox") && strcmp(env, "production"))
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "environment must be sandbox or production");
 
     char ep[40];
-    enum tm_error rc = logs_resolve_endpoint(ctx, arg_str(args, "endpoint"), ep, NULL);
+    enum tm_error rc = logs_resolve_endpoint(ctx, tool_arg_str(args, "endpoint"), ep, NULL);
     if (rc != TM_OK)
         return rc;
     const char *p[4] = {ctx->who->account_id, ep, env, log_id ? log_id : record_id};
-    PGresult *res = must(ctx, log_id ? SQL_LOOKUP_BY_ID : SQL_LOOKUP_BY_RECORD, 4, p);
+    PGresult *res = tool_query(ctx, log_id ? SQL_LOOKUP_BY_ID : SQL_LOOKUP_BY_RECORD, 4, p);
     if (!res)
         return ctx->code;
     if (PQntuples(res) != 1) {
@@ -432,7 +395,7 @@ enum tm_error tool_logs_lookup(struct tool_ctx *ctx, const json_t *args, json_t 
     json_t *history = json_array();
     if (!PQgetisnull(res, 0, 1)) {
         const char *ph[4] = {ctx->who->account_id, ep, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 5)};
-        PGresult *h = must(ctx, SQL_RECORD_HISTORY, 4, ph);
+        PGresult *h = tool_query(ctx, SQL_RECORD_HISTORY, 4, ph);
         if (!h) {
             PQclear(res);
             json_decref(history);
@@ -497,7 +460,7 @@ static enum tm_error time_arg(struct tool_ctx *ctx, const json_t *args, const ch
                               const char *slots[3])
 {
     slots[0] = slots[1] = slots[2] = NULL;
-    const char *s = arg_str(args, name);
+    const char *s = tool_arg_str(args, name);
     if (!s)
         return TM_OK;
     enum logs_time_kind k = logs_time_parse(s, buf, 48);
@@ -516,15 +479,15 @@ enum tm_error tool_logs_search(struct tool_ctx *ctx, const json_t *args, json_t 
     const char *env;
     if ((rc = env_arg(ctx, args, "all", &env)) != TM_OK)
         return rc;
-    const char *status = arg_str(args, "status");
+    const char *status = tool_arg_str(args, "status");
     if (status && !strcmp(status, "all"))
         status = NULL;
     if (status && strcmp(status, "success") && strcmp(status, "failed"))
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "status must be success, failed or all");
-    const char *method = arg_str(args, "method");
+    const char *method = tool_arg_str(args, "method");
     if (method && strcmp(method, "GET") && strcmp(method, "POST") && strcmp(method, "PUT") && strcmp(method, "DELETE"))
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "method must be GET, POST, PUT or DELETE");
-    const char *basis = arg_str(args, "date_basis");
+    const char *basis = tool_arg_str(args, "date_basis");
     if (!basis)
         basis = "created_at";
     if (strcmp(basis, "created_at") && strcmp(basis, "processed_at"))
@@ -544,11 +507,11 @@ enum tm_error tool_logs_search(struct tool_ctx *ctx, const json_t *args, json_t 
         snprintf(code_s, sizeof code_s, "%lld", (long long)json_integer_value(jc));
     }
     char micros[24], cid[40];
-    const char *cursor = arg_str(args, "cursor");
+    const char *cursor = tool_arg_str(args, "cursor");
     if (cursor && !logs_cursor_decode(cursor, micros, cid))
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL,
                          "cursor is not valid; pass the next_cursor of a previous page");
-    const char *query = arg_str(args, "query");
+    const char *query = tool_arg_str(args, "query");
     if (query && strlen(query) > 500)
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "query must be at most 500 characters");
 
@@ -565,11 +528,11 @@ enum tm_error tool_logs_search(struct tool_ctx *ctx, const json_t *args, json_t 
                          w[1], w[4], days + 1, LOGS_WINDOW_MAX_DAYS);
 
     char ep[40] = "";
-    const char *ref = arg_str(args, "endpoint");
+    const char *ref = tool_arg_str(args, "endpoint");
     if (ref && (rc = logs_resolve_endpoint(ctx, ref, ep, NULL)) != TM_OK)
         return rc;
 
-    PGresult *res = must(ctx, SQL_WINDOW, 7, w);
+    PGresult *res = tool_query(ctx, SQL_WINDOW, 7, w);
     if (!res)
         return ctx->code;
     if (PQntuples(res) != 1) {
@@ -618,7 +581,7 @@ enum tm_error tool_logs_search(struct tool_ctx *ctx, const json_t *args, json_t 
                          cursor ? micros : NULL,
                          cursor ? cid : NULL,
                          lim};
-    res = must(ctx, SQL_SEARCH, 14, p);
+    res = tool_query(ctx, SQL_SEARCH, 14, p);
     if (!res) {
         json_decref(window);
         return ctx->code;
@@ -739,13 +702,13 @@ enum tm_error tool_stats(struct tool_ctx *ctx, const json_t *args, json_t **resu
     const char *env;
     if ((rc = env_arg(ctx, args, "production", &env)) != TM_OK)
         return rc;
-    const char *gran = arg_str(args, "granularity");
+    const char *gran = tool_arg_str(args, "granularity");
     if (!gran)
         gran = "day";
     if (strcmp(gran, "day") && strcmp(gran, "month"))
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "granularity must be day or month");
 
-    const char *month = arg_str(args, "month"), *from = arg_str(args, "from"), *to = arg_str(args, "to");
+    const char *month = tool_arg_str(args, "month"), *from = tool_arg_str(args, "from"), *to = tool_arg_str(args, "to");
     char lo[11], hi[11], last[11], today[11], buf[48];
     today_utc(today);
     if (month && (from || to))
@@ -778,20 +741,20 @@ enum tm_error tool_stats(struct tool_ctx *ctx, const json_t *args, json_t **resu
     add_days(hi, -1, last);
 
     char ep[40] = "";
-    const char *ref = arg_str(args, "endpoint");
+    const char *ref = tool_arg_str(args, "endpoint");
     if (ref && (rc = logs_resolve_endpoint(ctx, ref, ep, NULL)) != TM_OK)
         return rc;
 
     const char *p[6] = {ctx->who->account_id, ep[0] ? ep : NULL, lo, hi, env, gran};
-    PGresult *series = must(ctx, SQL_STATS_SERIES, 6, p);
+    PGresult *series = tool_query(ctx, SQL_STATS_SERIES, 6, p);
     if (!series)
         return ctx->code;
-    PGresult *by_ep = must(ctx, SQL_STATS_BY_ENDPOINT, 6, p);
+    PGresult *by_ep = tool_query(ctx, SQL_STATS_BY_ENDPOINT, 6, p);
     if (!by_ep) {
         PQclear(series);
         return ctx->code;
     }
-    PGresult *by_key = must(ctx, SQL_STATS_BY_KEY, 6, p);
+    PGresult *by_key = tool_query(ctx, SQL_STATS_BY_KEY, 6, p);
     if (!by_key) {
         PQclear(series);
         PQclear(by_ep);
