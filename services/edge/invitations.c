@@ -28,9 +28,9 @@
 #include "services/edge/oauth_http.h"
 #include "services/edge/oauth_uri.h"
 #include "services/edge/web_pages.h"
+#include "services/edge/web_session.h"
 
 #define ACCEPT_PATH "/invitations/accept"
-#define COOKIE_VALUE_MAX 128
 #define TOKEN_MAX 100
 
 struct inv {
@@ -51,39 +51,6 @@ static void inv_free(struct inv *a)
     free(a);
 }
 
-static bool https(const struct edge *e)
-{
-    return !strncmp(e->cfg->public_url, "https://", 8);
-}
-
-static const char *session_cookie_name(const struct edge *e)
-{
-    return https(e) ? "__Host-tm_session" : "tm_session";
-}
-
-static const char *csrf_cookie_name(const struct edge *e)
-{
-    return https(e) ? "__Host-tm_csrf" : "tm_csrf";
-}
-
-static void set_cookie(struct inv *a, const char *name, const char *value)
-{
-    char *c = xasprintf("%s=%s; Path=/; HttpOnly; SameSite=Lax%s", name, value, https(a->e) ? "; Secure" : "");
-    evhttp_add_header(evhttp_request_get_output_headers(a->req), "Set-Cookie", c);
-    free(c);
-}
-
-static char *cookie(struct inv *a, const char *name)
-{
-    char *v = oauth_cookie_get(http_header(a->req, "Cookie"), name);
-    if (v && (strlen(v) > COOKIE_VALUE_MAX || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                                       "0123456789-_") != strlen(v))) {
-        free(v);
-        v = NULL;
-    }
-    return v;
-}
-
 static void page(struct inv *a, int status, const char *title, const char *message)
 {
     char *html = web_page_error(title, message);
@@ -94,14 +61,7 @@ static void page(struct inv *a, int status, const char *title, const char *messa
 
 static void render_login(struct inv *a, int status, const char *message)
 {
-    char *csrf = cookie(a, csrf_cookie_name(a->e));
-    if (!csrf || strlen(csrf) != 43) {
-        free(csrf);
-        uint8_t raw[32];
-        random_bytes(raw, sizeof raw);
-        csrf = b64url_encode(raw, sizeof raw);
-        set_cookie(a, csrf_cookie_name(a->e), csrf);
-    }
+    char *csrf = web_csrf_token(a->e, a->req);
     struct web_login v = {
         .action = ACCEPT_PATH,
         .hidden = &a->carry,
@@ -191,12 +151,12 @@ static void on_login(void *arg, enum dispatch_status st, const struct env_respon
     }
     json_t *r = oauth_worker_result(resp);
     const char *session = json_string_value(json_object_get(r, "session"));
-    if (!session || strlen(session) > COOKIE_VALUE_MAX) {
+    if (!session || strlen(session) > WEB_COOKIE_VALUE_MAX) {
         json_decref(r);
         render_login(a, 503, "Sign-in is not available right now. Try again in a minute.");
         return;
     }
-    set_cookie(a, session_cookie_name(a->e), session);
+    web_set_cookie(a->e, a->req, web_session_cookie(a->e), session);
     json_decref(r);
     char *base = xasprintf("%s" ACCEPT_PATH, a->e->cfg->public_url);
     const char *pairs[] = {"token", a->token, NULL};
@@ -211,7 +171,7 @@ static void on_login(void *arg, enum dispatch_status st, const struct env_respon
 static void login(struct inv *a)
 {
     const char *token = oauth_params_get(&a->p, "csrf_token");
-    char *expected = cookie(a, csrf_cookie_name(a->e));
+    char *expected = web_cookie_get(a->req, web_csrf_cookie(a->e));
     bool ok = token && expected && ct_equal(token, strlen(token), expected, strlen(expected));
     free(expected);
     if (!ok) {
@@ -276,7 +236,7 @@ void invitations_route_accept(struct edge *e, struct evhttp_request *req)
         login(a);
         return;
     }
-    a->session = cookie(a, session_cookie_name(e));
+    a->session = web_cookie_get(a->req, web_session_cookie(e));
     if (!a->session) {
         render_login(a, 200, NULL);
         return;
