@@ -5,7 +5,7 @@ JOBS  ?= $(shell nproc)
 
 DEB_PACKAGES := build-essential cmake pkg-config libevent-dev libnng-dev libmsgpack-dev \
   libpq-dev libjwt-dev libjansson-dev libsodium-dev libssl-dev libcmocka-dev zlib1g-dev \
-  postgresql wrk procps util-linux chromium
+  postgresql wrk procps util-linux chromium jq curl openssl gzip iproute2
 
 .PHONY: all build asan deps run test test-unit test-asan bench format clean
 
