@@ -170,11 +170,7 @@ static void on_login(void *arg, enum dispatch_status st, const struct env_respon
 
 static void login(struct inv *a)
 {
-    const char *token = oauth_params_get(&a->p, "csrf_token");
-    char *expected = web_cookie_get(a->req, web_csrf_cookie(a->e));
-    bool ok = token && expected && ct_equal(token, strlen(token), expected, strlen(expected));
-    free(expected);
-    if (!ok) {
+    if (!web_csrf_valid(a->e, a->req, oauth_params_get(&a->p, "csrf_token"))) {
         render_login(a, 403, "This sign-in form had expired. Please sign in again.");
         return;
     }

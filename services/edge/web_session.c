@@ -55,3 +55,11 @@ char *web_csrf_token(const struct edge *e, struct evhttp_request *req)
     }
     return csrf;
 }
+
+bool web_csrf_valid(const struct edge *e, struct evhttp_request *req, const char *form_token)
+{
+    char *expected = web_cookie_get(req, web_csrf_cookie(e));
+    bool ok = form_token && expected && ct_equal(form_token, strlen(form_token), expected, strlen(expected));
+    free(expected);
+    return ok;
+}

@@ -8,6 +8,7 @@
 #ifndef TM_WEB_SESSION_H
 #define TM_WEB_SESSION_H
 
+#include <stdbool.h>
 #include <event2/http.h>
 #include "services/edge/edge.h"
 
@@ -25,5 +26,8 @@ char *web_cookie_get(struct evhttp_request *req, const char *name);
 /* The CSRF token of the sign-in form: the one in the request's cookie, or a
  * new random one that is set as the cookie of the reply. Malloc'd. */
 char *web_csrf_token(const struct edge *e, struct evhttp_request *req);
+
+/* True if the form's csrf_token equals the CSRF cookie (constant time). */
+bool web_csrf_valid(const struct edge *e, struct evhttp_request *req, const char *form_token);
 
 #endif
