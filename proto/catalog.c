@@ -552,7 +552,12 @@
     "\"properties\":{\"id\":{\"type\":\"string\"},\"endpoint\":" ENDPOINT_REF_OUT ","                     \
     "\"day\":{\"type\":\"string\"},\"record_count\":{\"type\":\"integer\"},"                              \
     "\"size_bytes\":{\"type\":\"integer\"},\"formats\":" ARCHIVE_FORMATS_OUT "}}},"                       \
-    "\"next_cursor\":{\"type\":[\"string\",\"null\"]}}}"
+    "\"next_cursor\":{\"type\":[\"string\",\"null\"]},"                                                     \
+    "\"summary\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"additionalProperties\":false,"       \
+    "\"required\":[\"endpoint\",\"files\",\"record_count\",\"size_bytes\",\"oldest_day\",\"newest_day\"],"   \
+    "\"properties\":{\"endpoint\":" ENDPOINT_REF_OUT ",\"files\":{\"type\":\"integer\"},"                  \
+    "\"record_count\":{\"type\":\"integer\"},\"size_bytes\":{\"type\":\"integer\"},"                     \
+    "\"oldest_day\":{\"type\":\"string\"},\"newest_day\":{\"type\":\"string\"}}}}}}"
 
 #define ARCHIVES_DOWNLOAD_IN                                                                              \
     "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"archive_id\"],\"properties\":{"  \
@@ -768,7 +773,9 @@ struct tool_def catalog_tools[] = {
             "gzipped JSON Lines and CSV. Optional: endpoint (id, slug or name), from and to (UTC days, "
             "YYYY-MM-DD, inclusive), limit 1-100 (default 30), cursor (next_cursor of the previous page). "
             "Returns {items [{id, endpoint {id, slug, name}, day, record_count, size_bytes, formats [{format, "
-            "size_bytes, sha256}]}], next_cursor}. Use archives_download for a download link.",
+            "size_bytes, sha256}]}], next_cursor}; with no endpoint also summary [{endpoint, files, "
+            "record_count, size_bytes, oldest_day, newest_day}], one row per endpoint within from/to, not "
+            "paged. Use archives_download for a download link.",
         .input_schema = ARCHIVES_LIST_IN,
         .output_schema = ARCHIVES_LIST_OUT,
         .read_only = true, .destructive = false, .idempotent = true, .open_world = false,

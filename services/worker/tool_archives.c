@@ -49,6 +49,35 @@ static const char SQL_LIST[] =
     "$6::uuid)) "
     "ORDER BY a.day DESC, a.id DESC LIMIT $7::int";
 
+/* With no endpoint given: one row per endpoint over the same day range, not paged (an account has few
+ * endpoints), so "what is archived where" is answered without walking every page. */
+static const char SQL_SUMMARY[] =
+    "SELECT e.id::text, e.slug, e.name, count(*), sum(a.record_count), sum(a.jsonl_bytes + a.csv_bytes), "
+    "to_char(min(a.day), 'YYYY-MM-DD'), to_char(max(a.day), 'YYYY-MM-DD') "
+    "FROM archives a JOIN endpoints e ON e.id = a.endpoint_id "
+    "WHERE a.account_id = $1::uuid AND a.deleted_at IS NULL "
+    "AND ($2::date IS NULL OR a.day >= $2::date) AND ($3::date IS NULL OR a.day <= $3::date) "
+    "GROUP BY e.id, e.slug, e.name ORDER BY e.slug";
+
+static json_t *list_summary(struct tool_ctx *ctx, const char *from, const char *to)
+{
+    const char *p[3] = {ctx->who->account_id, from, to};
+    PGresult *res = tool_query(ctx, SQL_SUMMARY, 3, p);
+    if (!res)
+        return NULL;
+    json_t *rows = json_array();
+    for (int i = 0; i < PQntuples(res); i++)
+        json_array_append_new(
+            rows, json_pack("{s:{s:s, s:s, s:s}, s:I, s:I, s:I, s:s, s:s}", "endpoint", "id", PQgetvalue(res, i, 0),
+                            "slug", PQgetvalue(res, i, 1), "name", PQgetvalue(res, i, 2), "files",
+                            (json_int_t)strtoll(PQgetvalue(res, i, 3), NULL, 10), "record_count",
+                            (json_int_t)strtoll(PQgetvalue(res, i, 4), NULL, 10), "size_bytes",
+                            (json_int_t)strtoll(PQgetvalue(res, i, 5), NULL, 10), "oldest_day",
+                            PQgetvalue(res, i, 6), "newest_day", PQgetvalue(res, i, 7)));
+    PQclear(res);
+    return rows;
+}
+
 enum tm_error tool_archives_list(struct tool_ctx *ctx, const json_t *args, json_t **result)
 {
     const char *from = tool_arg_str(args, "from"), *to = tool_arg_str(args, "to"), *cursor = tool_arg_str(args, "cursor");
@@ -98,7 +127,15 @@ enum tm_error tool_archives_list(struct tool_ctx *ctx, const json_t *args, json_
         free(c);
     }
     PQclear(res);
+    json_t *summary = NULL;
+    if (!ref && !(summary = list_summary(ctx, from, to))) {
+        json_decref(items);
+        json_decref(next);
+        return ctx->code;
+    }
     *result = json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
+    if (summary)
+        json_object_set_new(*result, "summary", summary);
     return TM_OK;
 }
 

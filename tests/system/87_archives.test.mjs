@@ -7,6 +7,7 @@
 //   of the download is the one archives_list/archives_download report, and
 //   every line is one log entry with its payload; logs_fetch_archived
 //   returns the payload, logs_lookup says archived: true with null bodies;
+//   with no endpoint, archives_list adds a per-endpoint summary;
 // - sandbox logs and records older than the retention are deleted, recent
 //   production logs are left alone until --now moves the clock;
 // - expired (validly signed), tampered and re-pointed links are 403;
@@ -136,6 +137,19 @@ test('old production logs are archived per UTC day, downloadable, and readable b
   const ranged = sc(await tool(sys, a.key, 'archives_list', { from: older.day, to: older.day }));
   assert.deepEqual(ranged.items.map((x) => x.id), [older.id]);
 
+  // With no endpoint: a per-endpoint summary over the same days, whatever the page size; an endpoint's own
+  // listing has none.
+  assert.equal(list.summary, undefined);
+  const all = sc(await tool(sys, a.key, 'archives_list', { limit: 1 }));
+  assert.equal(all.items.length, 1);
+  assert.deepEqual(all.summary, [{
+    endpoint: { id: ep.id, slug: ep.slug, name: ep.name }, files: 2, record_count: 4,
+    size_bytes: older.size_bytes + newer.size_bytes, oldest_day: older.day, newest_day: newer.day,
+  }]);
+  assert.equal(older.size_bytes, older.formats[0].size_bytes + older.formats[1].size_bytes);
+  assert.deepEqual(ranged.summary, [{ ...all.summary[0], files: 1, record_count: 3, size_bytes: older.size_bytes,
+    newest_day: older.day }]);
+
   const dl = sc(await tool(sys, a.key, 'archives_download', { archive_id: older.id }));
   assert.equal(dl.sha256, older.formats[0].sha256);
   assert.match(dl.filename, new RegExp(`^${ep.slug}-${older.day}\\.jsonl\\.gz$`));
@@ -228,7 +242,7 @@ test('download links: expired, tampered or re-pointed ones are 403; other accoun
   assert.equal((await get(fresh)).status, 200, 'the test signs links the way the server does');
 
   const b = await accountWithKey('arch-other');
-  assert.deepEqual(sc(await tool(sys, b.key, 'archives_list', {})).items, []);
+  assert.deepEqual(sc(await tool(sys, b.key, 'archives_list', {})), { items: [], next_cursor: null, summary: [] });
   assert.equal(toolError(await tool(sys, b.key, 'archives_download', { archive_id: item.id })).code, 'not_found');
   assert.equal(toolError(await tool(sys, b.key, 'logs_fetch_archived', { endpoint: ep.id, log_id: logId })).code,
     'not_found');
