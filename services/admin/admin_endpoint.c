@@ -11,12 +11,21 @@
  *   production_key tm_live_…
  *   sandbox_webhook_secret whsec_…
  *   production_webhook_secret whsec_…
+ * then, per collaboration key (oldest first), "collaboration_key ID FIELD
+ * VALUE" lines; the name is last on its line as it may hold spaces:
+ *   collaboration_key ID name NAME
+ *   collaboration_key ID permissions create,read   (or none)
+ *   collaboration_key ID active true|false
+ *   collaboration_key ID sandbox_key tm_test_… active|inactive
+ *   collaboration_key ID production_key tm_live_… active|inactive
+ * Nothing is printed unless every secret decrypts.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/keybox.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 #include "services/admin/admin.h"
 
@@ -27,6 +36,15 @@ static const char SQL_KEYS[] =
     "LEFT JOIN api_keys k ON k.endpoint_id = e.id AND k.kind = 'owner' AND k.environment = v.env "
     "LEFT JOIN webhooks w ON w.endpoint_id = e.id AND w.environment = v.env "
     "WHERE e.slug = $2 AND e.deleted_at IS NULL ORDER BY v.ord";
+
+static const char SQL_COLLAB[] =
+    "SELECT c.id::text, c.name, c.can_create, c.can_read, c.can_update, c.can_delete, c.active, v.env, "
+    "k.key_enc, k.active FROM collaboration_keys c "
+    "JOIN endpoints e ON e.id = c.endpoint_id AND e.account_id = c.account_id "
+    "JOIN accounts a ON a.id = e.account_id AND lower(a.email) = lower($1) AND a.deleted_at IS NULL "
+    "CROSS JOIN (VALUES ('sandbox', 1), ('production', 2)) v(env, ord) "
+    "LEFT JOIN api_keys k ON k.collaboration_key_id = c.id AND k.kind = 'collaboration' AND k.environment = v.env "
+    "WHERE e.slug = $2 AND e.deleted_at IS NULL ORDER BY c.created_at, c.id, v.ord";
 
 /* Decrypts a bytea column (text form) or returns NULL. */
 static char *open_col(const struct keybox *kb, const PGresult *r, int row, int col)
@@ -40,6 +58,52 @@ static char *open_col(const struct keybox *kb, const PGresult *r, int row, int c
     char *plain = keybox_open(kb, box, n);
     free(box);
     return plain;
+}
+
+static bool is_true(const PGresult *r, int row, int col)
+{
+    return PQgetvalue(r, row, col)[0] == 't';
+}
+
+/* Appends the collaboration keys' lines to out; false (after a message) if a key does not decrypt. */
+static bool collab_lines(const struct keybox *kb, const char *path, const PGresult *r, struct strbuf *out)
+{
+    bool ok = true;
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *id = PQgetvalue(r, i, 0), *env = PQgetvalue(r, i, 7);
+        if (!strcmp(env, "sandbox")) {
+            /* Names are checked when created; control characters would still break the one-line format. */
+            char name[65];
+            snprintf(name, sizeof name, "%s", PQgetvalue(r, i, 1));
+            for (char *q = name; *q; q++)
+                if ((unsigned char)*q < 0x20 || *q == 0x7f)
+                    *q = '?';
+            static const char *const bits[4] = {"create", "read", "update", "delete"};
+            char perms[32] = "";
+            for (int b = 0; b < 4; b++)
+                if (is_true(r, i, 2 + b))
+                    snprintf(perms + strlen(perms), sizeof perms - strlen(perms), "%s%s", *perms ? "," : "", bits[b]);
+            char *l = xasprintf("collaboration_key %s name %s\ncollaboration_key %s permissions %s\n"
+                                "collaboration_key %s active %s\n", id, name, id, *perms ? perms : "none", id,
+                                is_true(r, i, 6) ? "true" : "false");
+            sb_append_str(out, l);
+            free(l);
+        }
+        if (PQgetisnull(r, i, 8))
+            continue;
+        char *key = open_col(kb, r, i, 8);
+        if (!key) {
+            fprintf(stderr, "3min: the %s key of collaboration key %s does not decrypt with %s\n", env, id, path);
+            ok = false;
+            continue;
+        }
+        char *l = xasprintf("collaboration_key %s %s_key %s %s\n", id, env, key,
+                            is_true(r, i, 9) ? "active" : "inactive");
+        sb_append_str(out, l);
+        free(l);
+        free(key);
+    }
+    return ok;
 }
 
 int admin_endpoint_keys(PGconn *c, const char *email, const char *slug)
@@ -76,11 +140,22 @@ int admin_endpoint_keys(PGconn *c, const char *email, const char *slug)
         free(secret);
     }
     PQclear(r);
-    if (rc == ADMIN_OK)
+    struct strbuf collab;
+    sb_init(&collab, 1024);
+    r = admin_exec(c, PGRES_TUPLES_OK, "reading the endpoint's collaboration keys", SQL_COLLAB, 2, p);
+    if (!r || !collab_lines(&kb, path, r, &collab))
+        rc = ADMIN_FAIL;
+    PQclear(r);
+    if (rc == ADMIN_OK) {
         for (int i = 0; i < 4; i++)
             if (lines[i])
                 fputs(lines[i], stdout);
+        char *text = sb_take(&collab, NULL);
+        fputs(text, stdout);
+        free(text);
+    }
     for (int i = 0; i < 4; i++)
         free(lines[i]);
+    sb_free(&collab);
     return rc;
 }

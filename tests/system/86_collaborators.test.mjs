@@ -14,20 +14,23 @@
 //   jar) as the invited account, refused for another account, single use,
 //   and an expired link refused;
 // - another account's endpoint answers not_found for every tool;
-// - a key made by collaborators_create_key works on the gateway with its
-//   permission bits (permission_denied for a missing bit).
+// - `3min endpoint keys` prints each collaboration key in full with its
+//   name, permissions and active flags (the stored hashes, MCP's masks);
+// - a key made by collaborators_create_key, as 3min endpoint keys prints
+//   it, works on the gateway with its permission bits (permission_denied
+//   for a missing bit).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import Ajv from 'ajv';
 import {
-  BIN_DIR, LOG_DIR, startSystem, accountWithKey, createAccount, createKey, psql, request, unique, sleep,
+  BIN_DIR, DB_URL, LOG_DIR, startSystem, accountWithKey, createAccount, createKey, psql, request, unique, sleep,
 } from '../lib/system.mjs';
 import { CookieJar, httpReq, postForm, hiddenFields, isLoginPage } from '../lib/oauth.mjs';
 
@@ -396,13 +399,68 @@ test("another account's endpoint and keys answer not_found", async () => {
   assert.equal(mine.keys[0].permissions.delete, false, 'nothing changed');
 });
 
+// `3min endpoint keys` (with the workers' STATE_DIR): {owner: {name: value}, collab: {id: {field: value}}}.
+function endpointKeys(email, slug) {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env, DATABASE_URL: DB_URL, STATE_DIR: sys.stateDir };
+    execFile(join(BIN_DIR, '3min'), ['endpoint', 'keys', '--email', email, '--endpoint', slug], { env },
+      (err, stdout, stderr) => {
+        if (err) return reject(new Error(`3min endpoint keys: ${stderr}`));
+        const out = { owner: {}, collab: {} };
+        for (const line of stdout.trimEnd().split('\n')) {
+          const m = line.match(/^collaboration_key ([0-9a-f-]{36}) (\S+) (.*)$/);
+          if (m) (out.collab[m[1]] ??= {})[m[2]] = m[3];
+          else { const [k, v] = line.split(' '); out.owner[k] = v; }
+        }
+        resolve(out);
+      });
+  });
+}
+
+test('3min endpoint keys prints the collaboration keys in full with names, permissions and active flags', async () => {
+  const ep = await newEndpoint();
+  const none = await endpointKeys(owner.email, ep.slug);
+  assert.deepEqual(none.collab, {});
+  assert.match(none.owner.sandbox_key, /^tm_test_[A-Za-z0-9_-]{43}$/);
+  const a = (await call('collaborators_create_key', { endpoint: ep.id, name: 'Design agency' })).key;
+  const b = (await call('collaborators_create_key', {
+    endpoint: ep.id, name: 'Ops', permissions: { create: false, read: false },
+  })).key;
+  // Deactivation is a dashboard action; set the flags directly.
+  await psql(`UPDATE api_keys SET active = false WHERE collaboration_key_id = '${b.id}' AND environment = 'production';
+    UPDATE collaboration_keys SET active = false WHERE id = '${b.id}'`);
+  const keys = await endpointKeys(owner.email, ep.slug);
+  assert.deepEqual(Object.keys(keys.collab), [a.id, b.id], 'oldest first');
+  const ka = keys.collab[a.id], kb = keys.collab[b.id];
+  assert.equal(ka.name, 'Design agency');
+  assert.equal(ka.permissions, 'create,read');
+  assert.equal(ka.active, 'true');
+  assert.match(ka.sandbox_key, /^tm_test_[A-Za-z0-9_-]{43} active$/);
+  assert.match(ka.production_key, /^tm_live_[A-Za-z0-9_-]{43} active$/);
+  assert.equal(kb.permissions, 'none');
+  assert.equal(kb.active, 'false');
+  assert.match(kb.production_key, / inactive$/);
+  assert.match(kb.sandbox_key, / active$/);
+  // They are the keys MCP shows masked, and their hashes are the stored ones.
+  for (const [k, ck] of [[a, ka], [b, kb]]) {
+    for (const env of ['sandbox', 'production']) {
+      const full = ck[`${env}_key`].split(' ')[0];
+      assert.equal(k[env].masked, `${full.slice(0, 8)}…${full.slice(-4)}`);
+      const hash = createHash('sha256').update(full).digest('hex');
+      assert.deepEqual(await psql(`SELECT count(*) FROM api_keys WHERE collaboration_key_id = '${k.id}'
+        AND environment = '${env}' AND key_hash = '\\x${hash}'::bytea`), ['1'], `${k.name} ${env}`);
+    }
+  }
+  // Owner lines are unchanged, and another account's address finds nothing.
+  assert.deepEqual(keys.owner, none.owner);
+  await assert.rejects(endpointKeys(other.email, ep.slug), /no endpoint/);
+});
+
 test('a key made by create_key works on the gateway with its permission bits', async () => {
   const ep = await newEndpoint();
   const k = (await call('collaborators_create_key', { endpoint: ep.id, name: 'App', permissions: { read: false } })).key;
-  // MCP never shows the secret; give the sandbox row a known one (hash and last4) to call with.
-  const secret = `tm_test_${randomBytes(32).toString('base64url')}`;
-  const hash = createHash('sha256').update(secret).digest('hex');
-  await psql(`UPDATE api_keys SET key_hash = '\\x${hash}'::bytea, last4 = '${secret.slice(-4)}' WHERE collaboration_key_id = '${k.id}' AND environment = 'sandbox'`);
+  // MCP never shows the secret; operators read it with 3min endpoint keys.
+  const secret = (await endpointKeys(owner.email, ep.slug)).collab[k.id].sandbox_key.split(' ')[0];
   const gw = (method, body) => request(sys, {
     method, path: `/api/v1/data/${ep.slug}`, body,
     headers: { Authorization: `Bearer ${secret}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
