@@ -39,6 +39,7 @@ struct db_prepared {
 struct db {
     const struct config *cfg;
     const char *app_name;
+    int idle_txn_timeout_ms;
     PGconn *conn;
     bool ever_connected;
     int64_t next_attempt_ms;  /* mono_ms() before which we do not retry */
@@ -64,6 +65,11 @@ void db_set_application_name(struct db *db, const char *name)
     db->app_name = name;
 }
 
+void db_set_idle_txn_timeout(struct db *db, int ms)
+{
+    db->idle_txn_timeout_ms = ms;
+}
+
 static void db_drop(struct db *db)
 {
     if (db->conn)
@@ -84,7 +90,7 @@ void db_free(struct db *db)
 }
 
 /* Opens a connection as the worker role. Returns NULL (logged) on failure. */
-static PGconn *db_connect(const struct config *cfg, const char *app_name)
+static PGconn *db_connect(const struct config *cfg, const char *app_name, int idle_txn_timeout_ms)
 {
     char *perr = NULL;
     PQconninfoOption *opts = PQconninfoParse(cfg->database_url, &perr);
@@ -113,8 +119,11 @@ static PGconn *db_connect(const struct config *cfg, const char *app_name)
         vals[k] = o->val;
         k++;
     }
-    char options[64];
-    snprintf(options, sizeof options, "-c statement_timeout=%d", cfg->statement_timeout_ms);
+    char options[128];
+    int olen = snprintf(options, sizeof options, "-c statement_timeout=%d", cfg->statement_timeout_ms);
+    if (idle_txn_timeout_ms > 0)
+        snprintf(options + olen, sizeof options - (size_t)olen, " -c idle_in_transaction_session_timeout=%d",
+                 idle_txn_timeout_ms);
     keys[k] = "user", vals[k] = cfg->worker_db_user, k++;
     if (cfg->worker_db_password[0])
         keys[k] = "password", vals[k] = cfg->worker_db_password, k++;
@@ -154,7 +163,7 @@ bool db_ensure(struct db *db)
     if (now < db->next_attempt_ms)
         return false;
 
-    db->conn = db_connect(db->cfg, db->app_name);
+    db->conn = db_connect(db->cfg, db->app_name, db->idle_txn_timeout_ms);
     if (!db->conn) {
         db->next_attempt_ms = now + db->backoff_ms;
         db->backoff_ms = db->backoff_ms * 2 > DB_BACKOFF_MAX_MS ? DB_BACKOFF_MAX_MS : db->backoff_ms * 2;

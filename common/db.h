@@ -23,6 +23,13 @@ struct db *db_new(const struct config *cfg);   /* does not connect yet */
 /* The application_name the connection shows in pg_stat_activity ("worker"
  * unless set); call before the first db_ensure. name must outlive db. */
 void db_set_application_name(struct db *db, const char *name);
+
+/* idle_in_transaction_session_timeout of the connection (0 = the server's
+ * default), set before the first db_ensure. The worker sets it so that a
+ * worker frozen inside a transaction (SIGSTOP, a frozen host) loses its
+ * session and its row locks, and the request sent again to another worker
+ * is not blocked behind them. */
+void db_set_idle_txn_timeout(struct db *db, int ms);
 void db_free(struct db *db);
 
 /* Connects if needed; returns false (and logs) when PostgreSQL is unreachable. */

@@ -2,15 +2,24 @@
  * edge_dispatch — sends request envelopes to the workers and brings their
  * answers back to the event loop, never blocking it.
  *
- * The edge listens on WORKER_LISTEN with an nng REQ socket; workers dial in.
- * Each request in flight owns one REQ context and one aio from a fixed pool
- * (EDGE_MAX_INFLIGHT); requests beyond the pool wait in a bounded queue, and
- * beyond that are refused at once (DISPATCH_OVERLOAD). nng completes aios on
- * its own threads; those only queue the slot and wake the loop with
- * event_active(), and the callback always runs on the loop thread.
+ * Worker pull (docs/DESIGN.md "Edge dispatch", proto/pull.h): the edge
+ * listens on WORKER_LISTEN with an nng REP socket; every worker thread dials
+ * in with REQ and asks for a job when it is free. Requests wait in a bounded
+ * queue at the edge until a free thread asks, so a job only ever goes to an
+ * idle thread and a slow or stopped worker receives nothing more. Beyond the
+ * queue's bound (EDGE_MAX_INFLIGHT x 17 requests) a request is refused at
+ * once (DISPATCH_OVERLOAD).
  *
- * A heartbeat (`health.ping`, every 2 s) keeps `dispatch_ready` honest even
- * when there is no traffic: ready means a worker answered within 6 s.
+ * A watchdog (every 100 ms) answers requests whose deadline passed, takes
+ * back the jobs of a worker that has sent nothing for STALL_MS (it closes
+ * that connection; the jobs go to the front of the queue), and sends a job
+ * again that has had no answer for STATEMENT_TIMEOUT_MS + 5 s. Delivery is
+ * therefore at least once; writes are idempotent by request id in the
+ * worker. The first answer completes a request; later ones are dropped.
+ *
+ * nng completes aios and reports connections on its own threads; those only
+ * queue the event and wake the loop with event_active(), and everything else,
+ * user callbacks included, runs on the loop thread.
  */
 #ifndef TM_EDGE_DISPATCH_H
 #define TM_EDGE_DISPATCH_H
@@ -39,12 +48,14 @@ struct dispatcher;
 struct dispatcher *dispatch_new(struct event_base *base, const struct config *cfg);
 void dispatch_free(struct dispatcher *d);
 
-/* Encodes and sends req (its id is filled in here with 16 random bytes and
+/* Encodes and queues req (its id is filled in here with 16 random bytes and
  * its deadline with now + REQUEST_DEADLINE_MS when zero). */
 void dispatch_submit(struct dispatcher *d, struct env_request *req, dispatch_cb cb, void *arg);
 
+/* True while some worker has been heard from in the last 6 s. */
 bool dispatch_ready(const struct dispatcher *d);
-int dispatch_inflight(const struct dispatcher *d);   /* sent or queued, not yet answered */
+int dispatch_inflight(const struct dispatcher *d);   /* queued or sent, not yet answered */
+int dispatch_workers(const struct dispatcher *d);    /* worker processes heard from in the last 6 s */
 const char *dispatch_status_text(enum dispatch_status s);
 
 #endif
