@@ -158,7 +158,7 @@ test("only the migration Job gets the owner's database URL; workers and jobs the
             const owner = env.DATABASE_URL?.valueFrom?.secretKeyRef?.key === "owner-url";
             assert.equal(owner, w.metadata.name === "migrate", `${w.metadata.name}: owner URL only in the migration Job`);
             if (w.metadata.name === "migrate")
-                assert.deepEqual(c.command, ["/usr/local/bin/3min", "migrate"]);
+                assert.deepEqual(c.args, ["/usr/local/bin/3min", "migrate"]);
         }
     }
     assert.equal(envOf(containersOf(worker)[0]).DATABASE_WORKER_PASSWORD.valueFrom.secretKeyRef.key, "worker-password");
@@ -230,6 +230,8 @@ test("every pod runs as the image's non-root user with a read-only root file sys
             assert.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory,
                 `${name}/${c.name}: CPU and memory requests, memory limit`);
             images.add(c.image);
+            assert.ok(!c.command && /^\/usr\/local\/bin\/(edge|worker|jobs|3min)$/.test(c.args?.[0]),
+                `${name}/${c.name}: one of the image's programs as args, behind the image's entry point`);
             // A process that writes under STATE_DIR needs it writable.
             const state = envOf(c).STATE_DIR?.value;
             if (state)
