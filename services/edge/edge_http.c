@@ -15,6 +15,7 @@
 #include <event2/keyvalq_struct.h>
 #include "common/log.h"
 #include "services/edge/archives_http.h"
+#include "services/edge/dash.h"
 #include "services/edge/gateway_http.h"
 #include "services/edge/mcp_transport.h"
 #include "services/edge/oauth_http.h"
@@ -201,6 +202,9 @@ static void on_request(struct evhttp_request *req, void *arg)
             return;
         }
     }
+    /* The web dashboard's pages (dash.c has their table). */
+    if (dash_route(e, req, path))
+        return;
     if (!strncmp(path, ARCHIVES_PATH_PREFIX, strlen(ARCHIVES_PATH_PREFIX))) {
         archives_http_handle(e, req, path);
         return;

@@ -43,6 +43,8 @@
 #include "services/worker/tool_archives.h"
 #include "services/worker/tool_logs.h"
 #include "services/worker/tool_subscription.h"
+#include "services/worker/tool_util.h"
+#include "services/worker/web.h"
 
 static const struct tool_handler handlers[] = {
     {"help", tool_help},
@@ -321,6 +323,12 @@ static void run_tool(struct tool_ctx *ctx, const struct tool_def *def, tool_fn f
     }
     PQclear(res);
 
+    /* Op web: the session must be live and the account's (web.h) before anything runs. */
+    if (ctx->who->kind == PRINCIPAL_WEB && web_session_check(ctx, args) != TM_OK) {
+        code = ctx->code;
+        goto fail_all;
+    }
+
     if (!def->read_only) {
         const char *p[3] = {idhex, ctx->who->account_id, def->name};
         res = db_query(db, SQL_APPLY_INSERT, 3, p);
@@ -385,6 +393,8 @@ static void run_tool(struct tool_ctx *ctx, const struct tool_def *def, tool_fn f
         tool_db_fail(ctx, NULL);
         goto fail_all;
     }
+    if (ctx->who->kind == PRINCIPAL_WEB && !web_after_rollback(ctx))
+        goto fail_all;
     char *ej = error_json(ctx);
     bool stored = store_result(ctx, idhex, false, ej);
     free(ej);
@@ -443,6 +453,10 @@ static const struct tool_handler auth_handlers[] = {
     {"web.login", auth_web_login},
     {"web.session", auth_web_session},
     {"web.accept_invitation", auth_web_accept_invitation},
+    {"web.signup", auth_web_signup},
+    {"web.verify", auth_web_verify},
+    {"web.password_forgot", auth_web_password_forgot},
+    {"web.password_reset", auth_web_password_reset},
 };
 
 static tool_fn auth_handler(const char *name)
@@ -525,6 +539,21 @@ static void handle(struct db *db, const struct config *cfg, const struct env_req
             resp_ok(r, json);
         else
             resp_err(r, ctx.code, ctx.message, ctx.details);
+        break;
+    }
+    case ENV_OP_WEB: {
+        /* Dashboard operations (web.h): only a signed-in dashboard session;
+         * run_tool re-checks the session inside the transaction. */
+        const struct web_handler *wh = web_handler_find(req->name);
+        if (req->who.kind != PRINCIPAL_WEB || !is_uuid(req->who.account_id) || !tool_arg_str(args, "session")) {
+            log_warn("web %s refused: principal kind %s", req->name, principal_kind_name(req->who.kind));
+            resp_err(r, TM_ERR_PERMISSION_DENIED, "a dashboard session is required", NULL);
+        } else if (!wh) {
+            resp_err(r, TM_ERR_NOT_FOUND, "unknown operation", NULL);
+        } else {
+            struct tool_def def = {.name = wh->name, .read_only = wh->read_only, .op = ENV_OP_WEB};
+            run_tool(&ctx, &def, wh->fn, args, r);
+        }
         break;
     }
     default:
