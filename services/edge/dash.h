@@ -1,0 +1,131 @@
+/*
+ * dash — the web dashboard's framework on the edge (docs/DASHBOARD.md):
+ * routing of the dashboard's paths, the signed-in session, forms with their
+ * CSRF check, calls to the workers' `web` operations, and the page layout.
+ *
+ * A request to a dashboard path becomes a struct dash_req and goes to the
+ * page function of its row in the page table (dash.c). For a signed-in page
+ * the session cookie has already been resolved (auth op web.session): no
+ * cookie, or a dead session, is a 303 to /login?next=<this path>. For a POST
+ * the body has been parsed (application/x-www-form-urlencoded, at most 16 KB,
+ * else 413/415) and its csrf_token checked in constant time against the
+ * session's own CSRF token (web_sessions.csrf), else 403 and nothing runs;
+ * pages before sign-in check the double-submit cookie instead
+ * (web_csrf_valid of web_session.h).
+ *
+ * A page answers exactly once with dash_render, dash_redirect or dash_fail
+ * (each frees the dash_req), possibly from a dash_call callback. After every
+ * successful POST it redirects (Post/Redirect/Get) with a flash message,
+ * which travels in a short-lived cookie and is shown once on the next page.
+ *
+ * HTML: pages build their body with a strbuf; every value from the user or
+ * the database goes through dash_esc. The layout adds the navigation, the
+ * flash message and the sign-out button, and goes out through
+ * web_reply_html (X-Frame-Options DENY, a CSP without scripts).
+ */
+#ifndef TM_DASH_H
+#define TM_DASH_H
+
+#include <stdbool.h>
+#include <event2/http.h>
+#include <jansson.h>
+#include "common/strbuf.h"
+#include "proto/errors.h"
+#include "services/edge/edge.h"
+#include "services/edge/oauth_uri.h"
+
+#define DASH_PATH_MAX 256
+#define DASH_MAX_BODY (16u << 10)
+
+struct dash_req {
+    struct edge *e;
+    struct evhttp_request *req;
+    enum evhttp_cmd_type method;      /* GET (also for HEAD) or POST */
+    char path[DASH_PATH_MAX];         /* the request's path, no query */
+    const char *rest;                 /* prefix pages: the path after the prefix ("" if none) */
+    struct oauth_params query;        /* the query string */
+    struct oauth_params form;         /* a POST's fields (CSRF already checked) */
+    /* signed-in pages only: */
+    char *session;                    /* the raw session token (sent along by dash_call) */
+    char account_id[40];
+    char *email;
+    char *csrf;                       /* the session's CSRF token (dash_form_open puts it in forms) */
+    char *flash;                      /* message carried from the previous redirect, or NULL */
+    void *state;                      /* the page's own, released with state_free on reply */
+    void (*state_free)(void *);
+};
+
+typedef void (*dash_page_fn)(struct dash_req *d);
+
+/* Serves path if it is a dashboard path: true when handled (edge_http.c). */
+bool dash_route(struct edge *e, struct evhttp_request *req, const char *path);
+
+/* ---- fields ------------------------------------------------------------ */
+
+/* The form field / query parameter name, or NULL. */
+const char *dash_form(const struct dash_req *d, const char *name);
+const char *dash_query(const struct dash_req *d, const char *name);
+/* True if s is a path on this site that is safe to redirect to: starts with
+ * one '/', not "//" or "/\", printable ASCII, at most 512 bytes. */
+bool dash_local_path(const char *s);
+
+/* ---- workers ----------------------------------------------------------- */
+
+struct dash_answer {
+    bool ok;
+    json_t *result;               /* ok: the result object (borrowed, freed after the callback) */
+    enum tm_error code;           /* !ok: TM_ERR_UNAVAILABLE when no worker answered */
+    const char *message;          /* !ok: the worker's message, for the user */
+};
+typedef void (*dash_cb)(struct dash_req *d, const struct dash_answer *a);
+
+/* Sends web operation name (op `web`, principal `web` with the session's
+ * account) with args (taken over; session and ip are added). */
+void dash_call(struct dash_req *d, const char *name, json_t *args, dash_cb cb);
+/* Sends auth operation name (principal anon): the pages before sign-in. */
+void dash_call_auth(struct dash_req *d, const char *name, json_t *args, dash_cb cb);
+
+/* ---- replies (each frees d) ------------------------------------------- */
+
+/* The page: layout (navigation when signed in), title as <h1>, body (HTML,
+ * not freed), the flash message if any. */
+void dash_render(struct dash_req *d, int status, const char *title, const char *body_html);
+/* 303 to a local path, with an optional flash message (at most 240 bytes are kept). */
+void dash_redirect(struct dash_req *d, const char *local_path, const char *flash);
+/* An error page with status and message. */
+void dash_error(struct dash_req *d, int status, const char *message);
+/* The error page for a failed worker answer: 400 invalid, 403 permission,
+ * 404 not found, 409 conflict, 402 quota, 429 rate limit, 503 otherwise. */
+void dash_fail(struct dash_req *d, const struct dash_answer *a);
+/* The HTTP status dash_fail uses for a code. */
+int dash_status_of(enum tm_error code);
+
+/* ---- HTML -------------------------------------------------------------- */
+
+void dash_put(struct strbuf *b, const char *html);   /* trusted markup */
+void dash_esc(struct strbuf *b, const char *text);   /* text, HTML-escaped (NULL: nothing) */
+/* <form method="post" action="action"> with the CSRF field; close with "</form>". */
+void dash_form_open(struct strbuf *b, const struct dash_req *d, const char *action);
+/* A message box (role=alert) with text; class "msg" (error) or "ok". */
+void dash_notice(struct strbuf *b, const char *cls, const char *text);
+
+/* Cookies of the session: set after sign-in, cleared at sign-out. */
+void dash_set_session_cookie(struct dash_req *d, const char *session);
+void dash_clear_session_cookie(struct dash_req *d);
+
+/* ---- pages ------------------------------------------------------------ */
+
+/* accounts (dash_accounts.c): before sign-in */
+void dash_page_login(struct dash_req *d);
+void dash_page_signup(struct dash_req *d);
+void dash_page_verify(struct dash_req *d);
+void dash_page_forgot(struct dash_req *d);
+void dash_page_reset(struct dash_req *d);
+/* accounts (dash_accounts.c): signed in */
+void dash_page_logout(struct dash_req *d);
+void dash_page_profile(struct dash_req *d);
+void dash_page_profile_password(struct dash_req *d);
+void dash_page_dashboard(struct dash_req *d);
+void dash_page_audit(struct dash_req *d);
+
+#endif

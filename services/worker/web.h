@@ -1,0 +1,82 @@
+/*
+ * web — the worker side of the web dashboard (docs/DASHBOARD.md, "Web
+ * operations"): the handlers of op `web`, and what they share.
+ *
+ * Op `web` is the only way to the actions kept out of MCP (deleting,
+ * revoking, plans, the account's own keys). The dispatcher (dispatch.c)
+ * accepts it only with principal kind `web`, a non-empty account id and
+ * args.session; inside the handler's transaction, right after app.account_id
+ * is set, web_session_check() verifies that the session is live (not revoked,
+ * not expired, account not deleted) and belongs to that account, else the
+ * request is refused with permission_denied and nothing runs. An API key,
+ * OAuth token, collaboration key or anonymous caller therefore never reaches
+ * a web handler.
+ *
+ * A handler has the tool_fn signature of tool.h and runs like a tool: in one
+ * transaction with row-level security for the account, idempotent by request
+ * id unless read_only, rolled back on failure. Arguments come from the edge's
+ * dashboard forms (services/edge/dash.h); args.session and args.ip are added
+ * by the edge and are not for handlers to trust beyond what is said here.
+ */
+#ifndef TM_WEB_H
+#define TM_WEB_H
+
+#include <stdbool.h>
+#include <jansson.h>
+#include "services/worker/tool.h"
+
+struct web_handler {
+    const char *name;     /* e.g. "endpoints.list" */
+    tool_fn fn;
+    bool read_only;       /* true: no idempotency row, no writes */
+};
+
+/* The handler of web operation name, or NULL. */
+const struct web_handler *web_handler_find(const char *name);
+
+/* Inside the transaction, app.account_id already set: refuses (TM_ERR_PERMISSION_DENIED,
+ * recorded) unless args.session is a live session of ctx->who->account_id.
+ * Also records args.ip for web_audit. */
+enum tm_error web_session_check(struct tool_ctx *ctx, const json_t *args);
+
+/* After the dispatcher rolled a failed non-read-only web operation back to its
+ * savepoint: records a wrong password given to web_require_password as a
+ * failed sign-in (it must outlive the rollback). Returns false on a database
+ * failure (recorded on ctx). */
+bool web_after_rollback(struct tool_ctx *ctx);
+
+/* Writes an audit row for the account in the current transaction.
+ * target_type, target_id and details_json (a JSON object's text) may be NULL.
+ * Returns TM_OK or the recorded failure. */
+enum tm_error web_audit(struct tool_ctx *ctx, const char *action, const char *target_type, const char *target_id,
+                        const char *details_json);
+
+/* For destructive actions: args.password must be the account's password
+ * (argon2id). Wrong or missing -> permission_denied "wrong password", counted
+ * like a failed sign-in (ten within 15 minutes lock the account's sign-in and
+ * these checks for 15 minutes: rate_limited). Returns TM_OK or the failure. */
+enum tm_error web_require_password(struct tool_ctx *ctx, const json_t *args);
+
+/* Password hashing shared with sign-up and reset: argon2id with the
+ * parameters of `3min account create`. hash has crypto_pwhash_STRBYTES (128)
+ * bytes. False only when out of memory. */
+bool web_password_hash(const char *password, char hash[128]);
+/* Length rules of a new password: NULL if acceptable, else why. */
+const char *web_password_problem(const char *password);
+
+#define WEB_PASSWORD_MIN 10
+#define WEB_PASSWORD_MAX 1024
+
+/* ---- handlers (web_ops.c and the page modules) ---- */
+enum tm_error web_endpoints_list(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_audit_list(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_session_logout(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_profile_password(struct tool_ctx *ctx, const json_t *args, json_t **result);
+
+/* ---- accounts before sign-in: op `auth`, principal anon (web_accounts.c) ---- */
+enum tm_error auth_web_signup(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error auth_web_verify(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error auth_web_password_forgot(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error auth_web_password_reset(struct tool_ctx *ctx, const json_t *args, json_t **result);
+
+#endif
