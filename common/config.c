@@ -203,4 +203,6 @@ void config_load(struct config *cfg)
              (int)sizeof cfg->archive_dir)
         fatal("STATE_DIR is too long");
     cfg->retention_days = env_int("RETENTION_DAYS", 30, 1, 3650);
+    if ((v = getenv("METRICS_TOKEN")))
+        copy(cfg->metrics_token, sizeof cfg->metrics_token, v, "METRICS_TOKEN");
 }

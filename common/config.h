@@ -50,6 +50,7 @@ struct config {
                                      reads them, default <state_dir>/archives */
     int retention_days;           /* RETENTION_DAYS: production logs older than this are archived and
                                      sandbox data deleted, default 30 */
+    char metrics_token[256];      /* METRICS_TOKEN: bearer token for GET /metrics; empty = loopback only */
 };
 
 /* Fills cfg from the environment; on a bad value, prints why and exits. */

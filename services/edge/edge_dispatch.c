@@ -26,6 +26,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include "common/log.h"
 #include "common/util.h"
+#include "services/edge/edge_metrics.h"
 #include "proto/pull.h"
 
 #define WATCH_MS 100            /* watchdog period */
@@ -237,7 +238,9 @@ static void job_finish(struct dispatcher *d, int i, enum dispatch_status st, con
     j->cb = NULL;
     d->free_jobs[d->nfree++] = i;
     d->busy--;
+    edge_request_enter(j->id);   /* what the callback logs and sends next belongs to that request */
     cb(arg, st, resp);
+    edge_request_leave();
 }
 
 /* ---- contexts -------------------------------------------------------------- */
@@ -608,7 +611,7 @@ void dispatch_submit(struct dispatcher *d, struct env_request *req, dispatch_cb 
         cb(arg, DISPATCH_OVERLOAD, NULL);
         return;
     }
-    random_bytes(req->id, ENV_ID_LEN);
+    edge_request_stamp(req->id);   /* the request id, then random bytes */
     if (req->deadline_ms == 0)
         req->deadline_ms = now_ms() + d->cfg->request_deadline_ms;
     int i = d->free_jobs[--d->nfree];
@@ -642,6 +645,19 @@ int dispatch_workers(const struct dispatcher *d)
 int dispatch_inflight(const struct dispatcher *d)
 {
     return d->busy;
+}
+
+int dispatch_queued(const struct dispatcher *d)
+{
+    int n = 0;
+    for (int i = d->qhead; i >= 0; i = d->jobs[i].qnext)
+        n++;
+    return n;
+}
+
+int dispatch_idle_threads(const struct dispatcher *d)
+{
+    return d->nparked;
 }
 
 void dispatch_free(struct dispatcher *d)

@@ -56,6 +56,8 @@ void dispatch_submit(struct dispatcher *d, struct env_request *req, dispatch_cb 
 bool dispatch_ready(const struct dispatcher *d);
 int dispatch_inflight(const struct dispatcher *d);   /* queued or sent, not yet answered */
 int dispatch_workers(const struct dispatcher *d);    /* worker processes heard from in the last 6 s */
+int dispatch_queued(const struct dispatcher *d);     /* waiting for a free worker thread (metrics) */
+int dispatch_idle_threads(const struct dispatcher *d); /* worker threads waiting for a job (metrics) */
 const char *dispatch_status_text(enum dispatch_status s);
 
 #endif

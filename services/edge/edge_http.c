@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "services/edge/archives_http.h"
 #include "services/edge/dash.h"
+#include "services/edge/edge_metrics.h"
 #include "services/edge/gateway_http.h"
 #include "services/edge/mcp_transport.h"
 #include "services/edge/oauth_http.h"
@@ -32,6 +33,7 @@ static const struct route {
     {"/api/mcp", mcp_transport_handle},
     {"/healthz", route_healthz},
     {"/readyz", route_readyz},
+    {"/metrics", edge_metrics_route},
     {"/.well-known/oauth-protected-resource/api/mcp", oauth_route_prm},
     {"/.well-known/oauth-protected-resource", oauth_route_prm},
     {"/.well-known/oauth-authorization-server", oauth_route_as_metadata},
@@ -140,6 +142,7 @@ void http_reply(struct edge *e, struct evhttp_request *req, int status, const ch
     evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
     if (e->draining)   /* shutting down: no further requests on this connection */
         evhttp_add_header(h, "Connection", "close");
+    edge_metrics_reply(req, status);
     if (e->access_log) {
         char path[256];
         if (!http_path(req, path, sizeof path))
@@ -224,10 +227,18 @@ static void on_request(struct evhttp_request *req, void *arg)
     http_reply_error(e, req, 404, "not_found", "no such path");
 }
 
+/* Every request gets its request id and start time first (edge_metrics.h). */
+static void on_request_observed(struct evhttp_request *req, void *arg)
+{
+    edge_request_begin(req);
+    on_request(req, arg);
+    edge_request_leave();
+}
+
 bool http_start(struct edge *e)
 {
     e->http = evhttp_new(e->base);
-    evhttp_set_gencb(e->http, on_request, e);
+    evhttp_set_gencb(e->http, on_request_observed, e);
     evhttp_set_max_body_size(e->http, EDGE_MAX_BODY);
     evhttp_set_max_headers_size(e->http, EDGE_MAX_HEADERS);
     evhttp_set_timeout(e->http, 60);

@@ -13,6 +13,7 @@
 #include "common/version.h"
 #include "proto/catalog.h"
 #include "services/edge/edge_dispatch.h"
+#include "services/edge/edge_metrics.h"
 
 #define ERAS 2
 #define SCOPE_SETS 8
@@ -179,6 +180,7 @@ static json_t *tool_error_result(const char *code, const char *message, const ch
 
 static void log_call(struct mcp_call *c, const char *outcome)
 {
+    edge_metrics_tool(c->tool, outcome, mono_ms() - c->started_mono);
     log_info("tools/call %s account=%.8s key=%.8s %s %lld ms", c->tool, c->who.account_id, c->who.key_id, outcome,
              (long long)(mono_ms() - c->started_mono));
 }

@@ -43,6 +43,7 @@
 #include "services/worker/tool_archives.h"
 #include "services/worker/tool_logs.h"
 #include "services/worker/tool_subscription.h"
+#include "services/worker/worker_metrics.h"
 #include "services/worker/tool_util.h"
 #include "services/worker/web.h"
 
@@ -163,7 +164,10 @@ static const char SQL_COMMIT[] = "COMMIT";
 static const char SQL_ROLLBACK[] = "ROLLBACK";
 static const char SQL_SAVEPOINT[] = "SAVEPOINT tool";
 static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO SAVEPOINT tool";
-static const char SQL_SET_ACCOUNT[] = "SELECT set_config('app.account_id', $1, true)";
+/* The request id (edge_metrics.h) rides along: pg_stat_activity and log_line_prefix %a show it. */
+static const char SQL_SET_ACCOUNT[] = "SELECT set_config('app.account_id', $1, true), "
+                                      "set_config('app.request_id', $2, true), "
+                                      "set_config('application_name', 'worker ' || $2, true)";
 static const char SQL_APPLY_INSERT[] =
     "INSERT INTO applied_requests (request_id, account_id, name) VALUES ($1::bytea, $2::uuid, $3) "
     "ON CONFLICT DO NOTHING RETURNING 1";
@@ -315,8 +319,8 @@ static void run_tool(struct tool_ctx *ctx, const struct tool_def *def, tool_fn f
     json_t *result = NULL;
     enum tm_error code;
 
-    const char *acct[1] = {ctx->who->account_id};
-    PGresult *res = db_query(db, SQL_SET_ACCOUNT, 1, acct);
+    const char *acct[2] = {ctx->who->account_id, log_request_id()};
+    PGresult *res = db_query(db, SQL_SET_ACCOUNT, 2, acct);
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
         code = tool_db_fail(ctx, res);
         goto fail_all;
@@ -507,6 +511,8 @@ static void handle(struct db *db, const struct config *cfg, const struct env_req
             run_auth(&ctx, auth_handler(req->name), args, r);
         else if (!strcmp(req->name, "health.ping"))
             resp_ok(r, xstrdup("{\"pong\":true}"));   /* the edge's heartbeat: this worker answers */
+        else if (!strcmp(req->name, "health.metrics"))
+            resp_ok(r, worker_metrics_json(cfg));   /* served by the edge's /metrics */
         else
             resp_err(r, TM_ERR_NOT_FOUND, "unknown operation", NULL);
         break;
@@ -562,6 +568,7 @@ static void handle(struct db *db, const struct config *cfg, const struct env_req
     }
 
     int64_t took = mono_ms() - t0;
+    worker_metrics_done(cfg, req, r, took);
     if (!r->ok && (r->code == TM_ERR_INTERNAL || r->code == TM_ERR_UNAVAILABLE))
         log_warn("%s %s failed: %s (%lld ms)", env_op_name(req->op), req->name, tm_error_name(r->code),
                  (long long)took);
@@ -586,7 +593,9 @@ void dispatch_message(struct db *db, const struct config *cfg, const uint8_t *ms
         resp_err(&resp, TM_ERR_INVALID_ARGUMENT, "malformed request", NULL);
     } else {
         memcpy(resp.id, req.id, ENV_ID_LEN);
+        log_set_request_id(req.id);   /* its first 8 bytes are the edge's request id */
         handle(db, cfg, &req, &resp);
+        log_set_request_id(NULL);
         env_request_free(&req);
     }
     env_response_encode(&resp, out, out_len);
