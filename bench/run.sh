@@ -36,7 +36,8 @@
 # ENDPOINTS (60), WRK_THREADS (2), BIN_DIR (bin), PROFILE (0; 1 records a
 # whole-machine `perf record -a -g` of the endpoints_list and gateway POST
 # runs at CLIENTS into bench/out/perf-<line>.data), LOGS_ROWS (1000000; 0
-# skips the logs_search line), LOGS_ACCOUNTS (1000), LOGS_CLIENTS (8).
+# skips the logs_search line), LOGS_ACCOUNTS (1000), LOGS_CLIENTS (8), LINES
+# ("mcp gateway logs": the groups of lines to measure; e.g. LINES=gateway).
 # WORKER_THREADS and the like
 # pass through to the workers. Exit status 0 means the run completed (a missed
 # target is reported, not an error); 1 means it could not measure.
@@ -59,6 +60,14 @@ WRK_THREADS=${WRK_THREADS:-2}
 LOGS_ROWS=${LOGS_ROWS:-1000000}
 LOGS_ACCOUNTS=${LOGS_ACCOUNTS:-1000}
 LOGS_CLIENTS=${LOGS_CLIENTS:-8}
+LINES=${LINES:-mcp gateway logs}   # which groups of lines to measure
+RUN_MCP=0 RUN_GATEWAY=0 RUN_LOGS=0
+for l in $LINES; do
+  case $l in
+    mcp) RUN_MCP=1 ;; gateway) RUN_GATEWAY=1 ;; logs) RUN_LOGS=1 ;;
+    *) echo "LINES: unknown group '$l' (mcp, gateway, logs)" >&2; exit 1 ;;
+  esac
+done
 OUT_DIR=$ROOT/bench/out
 PG_THREADS=4   # the issue's database ceiling is stated for 4 connections
 
@@ -137,6 +146,8 @@ log "starting PostgreSQL"
 started_pg=1
 pg_start "$TMP/pg" >/dev/null || die "PostgreSQL did not start"
 "$BIN_DIR/3min" migrate >/dev/null || die "migration failed"
+SOCK=$(sed -n 's/.*host=\([^&]*\).*/\1/p' <<<"$DATABASE_URL")
+psql_owner() { "$PG_BIN/psql" "$DATABASE_URL" -XtAq "$@"; }
 EMAIL=bench-$$@bench.example.com
 ACCOUNT_ID=$(printf 'bench-password-%s\n' "$$" | "$BIN_DIR/3min" account create --email "$EMAIL" --password -) ||
   die "creating the account failed"
@@ -181,6 +192,10 @@ tool_ok() {
   jq -e '.result != null and (.result.isError | not) and .result.structuredContent != null' >/dev/null
 }
 
+LIST_BODY='{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
+CALL_BODY='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"endpoints_list","arguments":{}}}'
+
+if [ "$RUN_MCP" = 1 ]; then
 log "creating $ENDPOINTS endpoints through MCP"
 FIELD_SETS=(
   '[{"name":"email","type":"string","required":true,"searchable":true,"validation":{"format":"email"}},{"name":"name","type":"string","required":true,"validation":{"min_length":1,"max_length":100}},{"name":"subscribed","type":"boolean"}]'
@@ -233,8 +248,6 @@ fi
 mcp "$(jq -cn --arg e "$NEWEST" --argjson f "${FIELD_SETS[$k]}" '{jsonrpc:"2.0",id:1,method:"tools/call",params:{name:"endpoints_update",arguments:{endpoint:$e,fields:($f + [{name:"notes",type:"string"}])}}}')" |
   tool_ok || die "endpoints_update of $NEWEST failed"
 
-LIST_BODY='{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
-CALL_BODY='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"endpoints_list","arguments":{}}}'
 
 # Spot checks: the bodies wrk sends give real results.
 ntools=$(mcp "$LIST_BODY" | jq -e '.result.tools | length') || die "tools/list did not answer with tools"
@@ -250,6 +263,7 @@ printf '%s' "$page" | jq -e --arg n "$NEWEST" '.result.structuredContent.items |
     else .has_undeployed_changes == (.deployed | not) end)' >/dev/null ||
   die "endpoints_list reports has_undeployed_changes wrongly: $page"
 log "spot check: tools/list lists $ntools tools, endpoints_list returns $nitems endpoints per page"
+fi   # RUN_MCP
 
 # ---- wrk ---------------------------------------------------------------------
 
@@ -319,6 +333,7 @@ CONNS=("$CLIENTS")
 [ "$CLIENTS" = 64 ] || CONNS+=(64)
 : >"$OUT_DIR/wrk-latest.txt"
 
+if [ "$RUN_MCP" = 1 ]; then
 # The HTTP ceiling, with the same wrk script (it ignores the body and headers),
 # answering with the bytes of the edge's own tools/list answer: both sides
 # then write the same payload, and the ratio measures the edge's work.
@@ -358,7 +373,6 @@ PG_SQL=$(sed -e "s/\$2::text/'all'::text/g" -e 's/\$3::text/NULL::text/g' -e 's/
   -e 's/\$5::uuid/NULL::uuid/g' -e 's/\$6::int/21/g' <<<"$LIST_SQL")
 if grep -q '\$[2-9]' <<<"$PG_SQL"; then die "SQL_LIST has parameters this script does not know: $PG_SQL"; fi
 printf '%s\n' "$PG_SQL" >"$OUT_DIR/pg-ceiling.sql"
-SOCK=$(sed -n 's/.*host=\([^&]*\).*/\1/p' <<<"$DATABASE_URL")
 CONNINFO="dbname=threemin host=$SOCK user=tm_worker options='-c app.account_id=$ACCOUNT_ID'"
 rows=$("$PG_BIN/psql" "$CONNINFO" -XtAc "SELECT count(*) FROM ($(sed 's/\$1/'"'$ACCOUNT_ID'"'/g' <<<"$PG_SQL")) q") ||
   die "the database ceiling's query does not run"
@@ -397,8 +411,10 @@ for p in "$EDGE_PID" "${WORKER_PIDS[@]}"; do
 done
 # Still real results after the load.
 mcp "$CALL_BODY" | tool_ok || die "endpoints_list fails after the load"
+fi   # RUN_MCP
 
 # ---- the gateway -------------------------------------------------------------
+if [ "$RUN_GATEWAY" = 1 ]; then
 
 # An endpoint with a few fields (one searchable, with validation rules), its
 # sandbox key from bin/3min, and a body that passes validation.
@@ -412,7 +428,6 @@ GW_KEY=$("$BIN_DIR/3min" endpoint keys --email "$EMAIL" --endpoint "$GW_SLUG" | 
   die "3min endpoint keys failed"
 [[ $GW_KEY =~ ^tm_test_ ]] || die "3min endpoint keys printed no sandbox key"
 GW_URL=http://$EDGE/api/v1/data/$GW_SLUG
-psql_owner() { "$PG_BIN/psql" "$DATABASE_URL" -XtAq "$@"; }
 gw_counts() {   # records and call logs of the gateway endpoint
   psql_owner -F' ' -c "SELECT (SELECT count(*) FROM records WHERE endpoint_id = '$GW_ENDPOINT'),
     (SELECT count(*) FROM call_logs WHERE endpoint_id = '$GW_ENDPOINT')"
@@ -541,10 +556,13 @@ n=${REQS[gateway/$CLIENTS]}
 [ "$GW_LOGGED" = "$GW_WRITTEN" ] || die "$GW_WRITTEN records were written but $GW_LOGGED calls logged"
 log "gateway: wrk saw $n answers, all 202; $GW_WRITTEN records written and $GW_LOGGED calls logged"
 
+fi   # RUN_GATEWAY
+
 # ---- logs_search over generated call logs -----------------------------------
 
 LOGS_STATE=skip
 LOGS_NOTE="LOGS_ROWS=0"
+[ "$RUN_LOGS" = 1 ] || { LOGS_ROWS=0; LOGS_NOTE="not in LINES"; }
 if [ "$LOGS_ROWS" -gt 0 ]; then
   if mcp "$LIST_BODY" | jq -e '.result.tools | any(.name == "logs_search")' >/dev/null; then
     log "generating $LOGS_ROWS call logs of $LOGS_ACCOUNTS accounts (bench/logs_data.sql)"
@@ -600,6 +618,7 @@ REPORT=$TMP/report.txt
     "$DURATION" "$WARMUP" "$WRK_THREADS" "$WORKERS" "${WORKER_THREADS:-4}" "$ENDPOINTS"
 
   printf '%-34s %5s %9s %8s %8s %7s  %s\n' line conns 'req/s' 'p50 ms' 'p99 ms' ratio target
+  if [ "$RUN_MCP" = 1 ]; then
   for c in "${CONNS[@]}"; do
     printf '%-34s %5s %9.0f %8.3f %8.3f %7s  %s\n' 'HTTP ceiling (bare evhttp)' "$c" \
       "${RPS[http-ceiling/$c]}" "${P50[http-ceiling/$c]}" "${P99[http-ceiling/$c]}" - baseline
@@ -618,7 +637,9 @@ REPORT=$TMP/report.txt
     printf '%-34s %5s %9.0f %8.3f %8.3f %7s  %s\n' 'MCP tools/call endpoints_list' "$c" \
       "${RPS[endpoints_list/$c]}" "${P50[endpoints_list/$c]}" "${P99[endpoints_list/$c]}" "$r" "$t"
   done
+  fi
 
+  if [ "$RUN_GATEWAY" = 1 ]; then
   printf '%-34s %5s %9.0f %8.3f %8.3f %7s  %s\n' 'DB ceiling (libpq, gateway POST tx)' "$GW_PG_THREADS" \
     "${RPS[pg-gateway]}" "${P50[pg-gateway]}" "${P99[pg-gateway]}" - baseline
   c=$CLIENTS
@@ -627,6 +648,7 @@ REPORT=$TMP/report.txt
   [ "$c" = 32 ] && t="$t; p99 < 50 ms: $(mark lt "${P99[gateway/$c]}" 50)"
   printf '%-34s %5s %9.0f %8.3f %8.3f %7s  %s\n' 'Gateway POST /api/v1/data/{slug}' "$c" \
     "${RPS[gateway/$c]}" "${P50[gateway/$c]}" "${P99[gateway/$c]}" "$r" "$t"
+  fi
   if [ "$LOGS_STATE" = run ]; then
     for q in q failed; do
       label='MCP logs_search "refund"'
@@ -638,12 +660,13 @@ REPORT=$TMP/report.txt
   else
     printf '%-34s %5s %9s %8s %8s %7s  %s\n' 'MCP logs_search' "$LOGS_CLIENTS" - - - - "SKIP ($LOGS_NOTE)"
   fi
-  printf '\ngateway POST: wrk saw %s answers, all 202; %s records written and %s calls logged during the run\n' \
+  [ "$RUN_GATEWAY" = 1 ] && printf '\ngateway POST: wrk saw %s answers, all 202; %s records written and %s calls logged during the run\n' \
     "${REQS[gateway/$CLIENTS]}" "$GW_WRITTEN" "$GW_LOGGED"
   if [ "$LOGS_STATE" = run ]; then
     printf 'logs_search: %s generated call logs of %s accounts (%s s to generate); the key'"'"'s account has %s calls in the default 7-day window\n' \
       "$LOGS_ROWS" "$LOGS_ACCOUNTS" "$LOGS_GEN_S" "$LOGS_IN_WINDOW"
   fi
+  if [ "$RUN_MCP" = 1 ]; then
   printf '\nresident memory during the 64-connection runs (max VmRSS sampled every 200 ms; VmHWM = peak since start)\n'
   printf '%-34s %8s %12s %12s  %s\n' process pid 'VmRSS MB' 'VmHWM MB' 'target'
   for p in "$EDGE_PID" "${WORKER_PIDS[@]}"; do
@@ -652,6 +675,7 @@ REPORT=$TMP/report.txt
     read -r rss hwm < <(awk -v p="$p" '$1 == p { if ($2 > r) r = $2; if ($3 > h) h = $3 } END { printf "%.1f %.1f\n", r / 1024, h / 1024 }' "$TMP/mem.txt")
     printf '%-34s %8s %12s %12s  %s\n' "$name" "$p" "$rss" "$hwm" "VmHWM < 32 MB: $(mark lt "$hwm" 32)"
   done
+  fi
 } >"$REPORT"
 cp "$REPORT" "$OUT_DIR/latest.txt"
 echo
