@@ -44,7 +44,18 @@ test("every YAML file of deploy/k8s is in the kustomization (or is the example S
         assert.ok(listed.has(f), `${f} is listed in kustomization.yaml`);
     }
     assert.ok(!listed.has("secrets.example.yaml"), "the example Secrets are never applied");
+    assert.equal(m.kustomization.apiVersion, "kustomize.config.k8s.io/v1beta1");
     assert.equal(m.kustomization.kind, "Kustomization");
+    // Only the fields used here, spelt as kustomize knows them.
+    for (const k of Object.keys(m.kustomization))
+        assert.ok(["apiVersion", "kind", "namespace", "resources", "images"].includes(k), `kustomization field ${k}`);
+    for (const img of m.kustomization.images ?? []) {
+        for (const k of Object.keys(img))
+            assert.ok(["name", "newName", "newTag", "digest"].includes(k), `kustomization images field ${k}`);
+        assert.ok(objs.some((o) => podSpecOf(o) && containersOf(o).some((c) => c.image.split(":")[0] === img.name)),
+            `the image ${img.name} the kustomization replaces is used`);
+    }
+    assert.equal(m.kustomization.namespace, "threemin");
 });
 
 test("every object is valid against the Kubernetes schema, with no unknown field", async () => {
