@@ -174,7 +174,8 @@ static const char STYLE[] =
     "header .bar{max-width:60rem;margin:0 auto;padding:.5rem 1rem;display:flex;flex-wrap:wrap;align-items:center;"
     "gap:.25rem 1rem}"
     ".brand{font-weight:700;color:#1b1f24;text-decoration:none;margin-right:auto}"
-    "nav ul{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.25rem .9rem}"
+    "nav{flex-basis:100%}nav ul{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.25rem .9rem}"
+    ".acct{display:flex;flex-wrap:wrap;align-items:center;gap:.25rem .75rem}"
     "nav a{text-decoration:none;padding:.2rem 0;display:inline-block}"
     "nav a[aria-current=page]{font-weight:700;border-bottom:2px solid #1d4ed8}"
     "header form{margin:0}"
@@ -263,6 +264,11 @@ void dash_render(struct dash_req *d, int status, const char *title, const char *
     bool signed_in = d->csrf && d->email;
     if (signed_in) {
         dash_put(&b, "<header><div class=\"bar\"><a class=\"brand\" href=\"/dashboard\">3Min API</a>\n"
+                     "<div class=\"acct\"><span class=\"who\">");
+        dash_esc(&b, d->email);
+        dash_put(&b, "</span>\n");
+        dash_form_open(&b, d, "/logout");
+        dash_put(&b, "<button type=\"submit\" class=\"link\">Sign out</button></form></div>\n"
                      "<nav aria-label=\"Main\"><ul>\n");
         for (size_t i = 0; i < TM_ARRAY_LEN(NAV); i++) {
             dash_put(&b, "<li><a href=\"");
@@ -271,11 +277,7 @@ void dash_render(struct dash_req *d, int status, const char *title, const char *
             dash_put(&b, NAV[i].label);
             dash_put(&b, "</a></li>\n");
         }
-        dash_put(&b, "</ul></nav>\n<span class=\"who\">");
-        dash_esc(&b, d->email);
-        dash_put(&b, "</span>\n");
-        dash_form_open(&b, d, "/logout");
-        dash_put(&b, "<button type=\"submit\" class=\"link\">Sign out</button></form>\n</div></header>\n<main>\n");
+        dash_put(&b, "</ul></nav>\n</div></header>\n<main>\n");
     } else {
         dash_put(&b, "<main class=\"narrow\">\n");
     }
