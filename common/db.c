@@ -17,10 +17,12 @@
  * A lost connection is noticed after a failed call (PQstatus is
  * CONNECTION_BAD) and re-opened by the next db_ensure(). Failed attempts back
  * off (100 ms doubling to 2 s) so that a dead database costs one quick
- * `unavailable` answer per request, not a connect storm.
+ * `unavailable` answer per request, not a connect storm; once any connection
+ * of the process gets through again, the others stop waiting out theirs.
  */
 #include "common/db.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,8 @@
 
 #define DB_BACKOFF_MIN_MS 100
 #define DB_BACKOFF_MAX_MS 2000
+
+static _Atomic int64_t last_connect_ok;   /* mono_ms() of the last connection any thread opened */
 
 struct db_prepared {
     const char *sql;   /* key: the caller's string literal */
@@ -43,6 +47,7 @@ struct db {
     PGconn *conn;
     bool ever_connected;
     int64_t next_attempt_ms;  /* mono_ms() before which we do not retry */
+    int64_t failed_at;        /* mono_ms() of the last failed attempt */
     int backoff_ms;
     struct db_prepared *prep;
     size_t nprep, capprep;
@@ -160,11 +165,15 @@ bool db_ensure(struct db *db)
         db->next_attempt_ms = 0;   /* the first reconnect is immediate */
     }
     int64_t now = mono_ms();
-    if (now < db->next_attempt_ms)
+    /* Another connection of this process got through since our last failure:
+     * the server is back, so waiting out the backoff would only turn
+     * requests away. */
+    if (now < db->next_attempt_ms && atomic_load(&last_connect_ok) < db->failed_at)
         return false;
 
     db->conn = db_connect(db->cfg, db->app_name, db->idle_txn_timeout_ms);
     if (!db->conn) {
+        db->failed_at = mono_ms();
         db->next_attempt_ms = now + db->backoff_ms;
         db->backoff_ms = db->backoff_ms * 2 > DB_BACKOFF_MAX_MS ? DB_BACKOFF_MAX_MS : db->backoff_ms * 2;
         return false;
@@ -172,6 +181,7 @@ bool db_ensure(struct db *db)
     log_info("database %s as %s (server %d)", db->ever_connected ? "reconnected" : "connected",
              db->cfg->worker_db_user, PQserverVersion(db->conn));
     db->ever_connected = true;
+    atomic_store(&last_connect_ok, mono_ms());
     db->backoff_ms = DB_BACKOFF_MIN_MS;
     db->next_attempt_ms = 0;
     return true;

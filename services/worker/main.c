@@ -111,6 +111,11 @@ static void *worker_run(void *arg)
         bool stop = atomic_load(&stopping);
         if (stop && !answer)
             break;
+        /* Reconnect between jobs too (within the backoff), so that a thread
+         * is connected again soon after the database is back, not only when
+         * its next job fails. */
+        if (!answer && db_broken(db))
+            db_ensure(db);
         uint8_t type = answer ? (stop ? PULL_LAST : PULL_ANSWER) : PULL_READY;
         nng_msg *m = frame(type, slot, gen, answer, answer_len);
         int64_t t0 = mono_ms();
