@@ -459,9 +459,11 @@ static void process(struct dispatcher *d)
     uint32_t dead[64];
     if (ndead > 64)
         ndead = 64;
-    memcpy(dead, d->dead, (size_t)ndead * sizeof *dead);
-    memmove(d->dead, d->dead + ndead, (size_t)(d->ndead - ndead) * sizeof *d->dead);
-    d->ndead -= ndead;
+    if (ndead > 0) {   /* d->dead is NULL until the first worker goes silent */
+        memcpy(dead, d->dead, (size_t)ndead * sizeof *dead);
+        memmove(d->dead, d->dead + ndead, (size_t)(d->ndead - ndead) * sizeof *d->dead);
+        d->ndead -= ndead;
+    }
     bool more = d->ndead > 0;
     pthread_mutex_unlock(&d->lock);
 
