@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# run.sh — `make test-compose`: the platform's compose stack really running
+# in containers, tested end to end.
+#
+#   1. A container engine: deploy/compose/engine-setup.sh (as root on Debian:
+#      podman serving the Docker API, docker-compose 1.29, the local base
+#      image, cached in BASE_CACHE), or the one DOCKER_HOST already reaches.
+#   2. Fresh secrets in a temporary SECRETS_DIR (deploy/compose/secrets.sh).
+#   3. docker-compose build, then up -d --scale worker=3 with the profiles of
+#      COMPOSE_TEST_PROFILES (default tls,monitoring), on free ports of
+#      127.0.0.1, under a project name of its own.
+#   4. Waits until the edge is ready and three workers hold database sessions.
+#   5. node --test tests/compose/*.test.mjs: the official MCP SDK client
+#      through the edge (and through the TLS proxy).
+#   6. Continuous MCP load (tests/compose/load.mjs) while the workers are
+#      scaled to 5 (each new worker must serve requests) and back to 2: no
+#      request may fail, and PostgreSQL must hold exactly one record per
+#      acknowledged write.
+#   7. down -v (also on failure or Ctrl-C, by the EXIT trap), then timings.
+#
+# Exit status 0: passed; 77: skipped because no engine can be set up here
+# (printed in a banner with the reason); anything else: failed.
+# Environment: BASE_CACHE (/var/cache/3min-ci/debian-bookworm.tar.gz when
+# that directory can be made), BASE_IMAGE, COMPOSE_TEST_PROFILES,
+# LOAD_LOOPS (4), KEEP_STACK=1 (leave the stack up after a failure).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+
+T0=$SECONDS
+TIMES=()
+say() { printf '%s compose-test: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+timed() {   # timed LABEL COMMAND...: runs COMMAND and records how long it took
+  local label=$1 t=$SECONDS rc=0
+  shift
+  "$@" || rc=$?
+  TIMES+=("$(printf '  %-44s %5d s' "$label" $((SECONDS - t)))")
+  return $rc
+}
+print_times() {
+  printf '\ncompose test timings:\n' >&2
+  printf '%s\n' "${TIMES[@]}" >&2
+  printf '  %-44s %5d s\n' "total" $((SECONDS - T0)) >&2
+}
+skip() {
+  cat >&2 <<BANNER
+
+################################################################################
+#                                                                              #
+#   make test-compose: SKIPPED                                                 #
+#                                                                              #
+################################################################################
+   reason: $*
+   The compose stack was NOT tested on this machine.
+################################################################################
+
+BANNER
+  exit 77
+}
+
+# ---- 1. the engine -----------------------------------------------------------
+export DOCKER_HOST=${DOCKER_HOST:-unix:///run/podman/podman.sock}
+# Build through the engine's API, the same way on every machine (not through
+# a docker CLI that may or may not be installed).
+export COMPOSE_DOCKER_CLI_BUILD=0
+if [ -z "${BASE_CACHE:-}" ] && mkdir -p /var/cache/3min-ci 2>/dev/null && [ -w /var/cache/3min-ci ]; then
+  export BASE_CACHE=/var/cache/3min-ci/debian-bookworm.tar.gz
+fi
+
+engine_answers() {
+  command -v docker-compose >/dev/null || return 1
+  case $DOCKER_HOST in
+    unix://*) curl -sf --max-time 5 --unix-socket "${DOCKER_HOST#unix://}" http://localhost/_ping >/dev/null 2>&1 ;;
+    *) docker-compose version >/dev/null 2>&1 ;;
+  esac
+}
+
+setup_engine() {
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ "$DOCKER_HOST" = unix:///run/podman/podman.sock ]; then
+    local log
+    log=$(mktemp /tmp/3min-engine.XXXXXX.log)
+    if ! deploy/compose/engine-setup.sh up >"$log" 2>&1; then
+      tail -30 "$log" >&2
+      skip "deploy/compose/engine-setup.sh failed (log above, full log in $log)"
+    fi
+    rm -f "$log"
+    # The kernel must be able to run a container at all.
+    if ! podman run --rm --network none "${BASE_IMAGE:-localhost/debian:bookworm}" true >/dev/null 2>&1; then
+      skip "podman cannot run a container here: $(podman run --rm --network none "${BASE_IMAGE:-localhost/debian:bookworm}" true 2>&1 | tail -1)"
+    fi
+  elif ! engine_answers; then
+    skip "no container engine answers at $DOCKER_HOST, and one can only be set up as root on Debian (apt-get)"
+  fi
+  engine_answers || skip "the container engine at $DOCKER_HOST does not answer after setup"
+}
+timed "engine setup" setup_engine
+
+for tool in node jq curl openssl; do
+  command -v $tool >/dev/null || { say "$tool is missing (make deps installs it)"; exit 1; }
+done
+[ -d tests/node_modules/@modelcontextprotocol/sdk ] || (cd tests && npm ci --no-audit --no-fund)
+
+# ---- 2. this run's project, ports and secrets ----------------------------------
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+RUN_ID=$(date +%s)$$
+export COMPOSE_PROJECT=tm3test${RUN_ID}
+export COMPOSE_PROFILES=${COMPOSE_TEST_PROFILES-tls,monitoring}
+export EDGE_PORT=$(free_port) TLS_PORT=$(free_port) PROMETHEUS_PORT=$(free_port)
+export PUBLIC_URL=http://127.0.0.1:$EDGE_PORT
+export MCP_RATE_LIMIT=100000      # the load below is one key; the rate limit has its own tests
+WORK=$(mktemp -d /tmp/3min-compose.XXXXXX)
+export SECRETS_DIR=$WORK/secrets TLS_CERT_DIR=$WORK/tls
+mkdir -p "$TLS_CERT_DIR"
+export COMPOSE_EDGE_URL=$PUBLIC_URL COMPOSE_ROOT=$ROOT COMPOSE_RUN_ID=$RUN_ID
+COMPOSE=(docker-compose -p "$COMPOSE_PROJECT")
+has_profile() { [[ ",$COMPOSE_PROFILES," == *",$1,"* ]]; }
+
+LOAD_PID=
+stack_up=0
+cleanup() {
+  local rc=$?
+  trap '' INT TERM
+  if [ -n "$LOAD_PID" ] && kill -0 "$LOAD_PID" 2>/dev/null; then kill -TERM "$LOAD_PID" 2>/dev/null || true; wait "$LOAD_PID" 2>/dev/null || true; fi
+  if [ "$stack_up" = 1 ]; then
+    if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
+      say "failed (status $rc); the last log lines of each service:"
+      "${COMPOSE[@]}" ps >&2 || true
+      "${COMPOSE[@]}" logs --no-color --tail=40 >&2 || true
+    fi
+    if [ "$rc" != 0 ] && [ "${KEEP_STACK:-0}" = 1 ]; then
+      say "KEEP_STACK=1: project $COMPOSE_PROJECT left running (SECRETS_DIR=$SECRETS_DIR); docker-compose -p $COMPOSE_PROJECT down -v when done"
+    else
+      timed "down -v" "${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1 || say "down -v failed"
+      rm -rf "$WORK"
+    fi
+  else
+    rm -rf "$WORK"
+  fi
+  print_times
+  if [ "$rc" = 0 ]; then say "PASSED"; elif [ "$rc" != 77 ]; then say "FAILED"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+deploy/compose/secrets.sh >/dev/null
+say "project $COMPOSE_PROJECT, profiles '${COMPOSE_PROFILES}', edge on $PUBLIC_URL"
+
+# ---- 3. build and up -------------------------------------------------------------
+# Build every image first: up would try to pull one that is missing.
+timed "build images" "${COMPOSE[@]}" build -q
+stack_up=1
+timed "up -d --scale worker=3" "${COMPOSE[@]}" up -d --scale worker=3
+
+# ---- 4. ready --------------------------------------------------------------------
+db_sql() { "${COMPOSE[@]}" exec -T db psql -X -q -A -t -v ON_ERROR_STOP=1 -U tm_owner -d threemin -c "$1"; }
+workers_in_db() { db_sql "SELECT count(DISTINCT client_addr) FROM pg_stat_activity WHERE usename = 'tm_worker'"; }
+wait_for() {   # wait_for SECONDS WHAT COMMAND...: until COMMAND succeeds
+  local limit=$1 what=$2 t=$SECONDS
+  shift 2
+  until "$@"; do
+    if ((SECONDS - t >= limit)); then say "timed out after ${limit} s waiting for $what"; return 1; fi
+    sleep 1
+  done
+}
+edge_ready() { curl -sf --max-time 3 "$PUBLIC_URL/readyz" >/dev/null; }
+workers_are() { [ "$(workers_in_db 2>/dev/null)" = "$1" ]; }
+tls_ready() { curl -sfk --max-time 3 "https://127.0.0.1:$TLS_PORT/healthz" >/dev/null; }
+prometheus_ready() { curl -sf --max-time 3 "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" >/dev/null; }
+running_workers() { "${COMPOSE[@]}" ps -q worker | wc -l; }
+
+ready() {
+  wait_for 180 "the edge's /readyz" edge_ready || return 1
+  wait_for 120 "3 workers connected to PostgreSQL" workers_are 3 || return 1
+  [ "$(running_workers)" = 3 ] || { say "expected 3 worker containers, have $(running_workers)"; return 1; }
+  if has_profile tls; then wait_for 60 "the TLS proxy" tls_ready || return 1; fi
+  if has_profile monitoring; then wait_for 60 "Prometheus" prometheus_ready || return 1; fi
+}
+timed "ready (edge, 3 workers)" ready
+
+# The proxy's self-signed certificate, so the clients verify TLS for real.
+if has_profile tls; then
+  "${COMPOSE[@]}" exec -T proxy cat /etc/nginx/tls/cert.pem >"$WORK/proxy-cert.pem"
+  export NODE_EXTRA_CA_CERTS=$WORK/proxy-cert.pem COMPOSE_TLS_URL=https://127.0.0.1:$TLS_PORT
+  curl -sf --cacert "$WORK/proxy-cert.pem" "$COMPOSE_TLS_URL/healthz" >/dev/null ||
+    { say "the TLS proxy does not answer with its certificate"; exit 1; }
+fi
+prometheus_targets() { curl -sf --max-time 3 "http://127.0.0.1:$PROMETHEUS_PORT/api/v1/targets"; }
+prometheus_scrapes_edge() {
+  prometheus_targets | jq -e '.data.activeTargets | map(.scrapeUrl) | any(test("//edge:[0-9]+/"))' >/dev/null
+}
+prometheus_edge_up() {
+  prometheus_targets | jq -e '.data.activeTargets | map(select(.scrapeUrl | test("//edge:[0-9]+/"))) | any(.health == "up")' >/dev/null
+}
+if has_profile monitoring; then
+  wait_for 60 "Prometheus to have the edge as a scrape target" prometheus_scrapes_edge
+  # Where the edge serves the scraped URL, Prometheus must scrape it successfully.
+  scrape_path=$(prometheus_targets | jq -r '[.data.activeTargets[].scrapeUrl | select(test("//edge:[0-9]+/"))][0] | sub("^http://edge"; "http://127.0.0.1")')
+  if "${COMPOSE[@]}" exec -T edge curl -sf --max-time 3 -o /dev/null "$scrape_path"; then
+    wait_for 60 "Prometheus to scrape the edge" prometheus_edge_up
+  fi
+  say "Prometheus targets: $(prometheus_targets | jq -c '[.data.activeTargets[] | {job: .labels.job, url: .scrapeUrl, health}]')"
+fi
+
+# ---- 5. end-to-end MCP tests ---------------------------------------------------------
+timed "MCP tests (SDK client)" node --test --test-concurrency=1 tests/compose/*.test.mjs
+
+# ---- 6. scale under load ---------------------------------------------------------------
+STATUS=$WORK/load.json
+load_ok() { jq -r '.ok // 0' "$STATUS" 2>/dev/null || echo 0; }
+load_alive() { kill -0 "$LOAD_PID" 2>/dev/null || { say "the load generator stopped early"; cat "$STATUS" >&2 2>/dev/null; return 1; }; }
+load_reached() { load_alive && [ "$(load_ok)" -ge "$1" ]; }
+load_grows() {   # load_grows N: N more successful calls from now on
+  local want=$(( $(load_ok) + $1 ))
+  wait_for 120 "$1 more successful calls" load_reached "$want"
+}
+busy_workers_since() {   # distinct workers with a query since the database time $1
+  db_sql "SELECT count(DISTINCT client_addr) FROM pg_stat_activity WHERE usename = 'tm_worker' AND state_change > '$1'"
+}
+all_busy() { [ "$(busy_workers_since "$1")" = "$2" ]; }
+
+scale_under_load() {
+  node tests/compose/load.mjs "$STATUS" >"$WORK/load.out" 2>&1 &
+  LOAD_PID=$!
+  wait_for 120 "the load to start" load_reached 20 || return 1
+
+  local since
+  since=$(db_sql "SELECT now()") || return 1
+  timed "scale to 5 workers" "${COMPOSE[@]}" up -d --no-deps --scale worker=5 worker || return 1
+  wait_for 120 "5 workers connected to PostgreSQL" workers_are 5 || return 1
+  [ "$(running_workers)" = 5 ] || { say "expected 5 worker containers, have $(running_workers)"; return 1; }
+  load_grows 40 || return 1
+  # every worker, old and new, takes requests
+  wait_for 60 "all 5 workers serving requests" all_busy "$since" 5 || return 1
+
+  timed "scale to 2 workers" "${COMPOSE[@]}" up -d --no-deps --scale worker=2 worker || return 1
+  wait_for 60 "2 workers connected to PostgreSQL" workers_are 2 || return 1
+  [ "$(running_workers)" = 2 ] || { say "expected 2 worker containers, have $(running_workers)"; return 1; }
+  load_grows 200 || return 1
+
+  kill -TERM "$LOAD_PID"
+  local rc=0
+  wait "$LOAD_PID" || rc=$?
+  LOAD_PID=
+  cat "$WORK/load.out" >&2
+  jq -e '.done == true and .failed == 0' "$STATUS" >/dev/null || rc=1
+  say "load: $(jq -c '{ok, failed, posts, records}' "$STATUS")"
+  if [ "$rc" != 0 ]; then say "requests failed while scaling: $(jq -c .errors "$STATUS")"; return 1; fi
+}
+timed "scale 3 -> 5 -> 2 under load" scale_under_load
