@@ -91,6 +91,7 @@ void config_defaults(struct config *cfg)
     cfg->statement_timeout_ms = 5000;
     cfg->worker_threads = 4;
     cfg->max_inflight = 256;
+    cfg->edge_count = 1;
     cfg->key_cache_ttl_ms = 30000;
     cfg->tools_page_size = 100;
     strcpy(cfg->signing_key_file, ".run/signing-key.pem");
@@ -175,6 +176,7 @@ void config_load(struct config *cfg)
     cfg->statement_timeout_ms = env_int("STATEMENT_TIMEOUT_MS", 5000, 10, 600000);
     cfg->worker_threads = env_int("WORKER_THREADS", 4, 1, 64);
     cfg->max_inflight = env_int("EDGE_MAX_INFLIGHT", 256, 1, 4096);
+    cfg->edge_count = env_int("EDGE_COUNT", 1, 1, 1024);
     cfg->key_cache_ttl_ms = env_int("API_KEY_CACHE_MS", 30000, 0, 30000);
     cfg->tools_page_size = env_int("MCP_TOOLS_PAGE_SIZE", 100, 1, 1000);
 
@@ -205,4 +207,19 @@ void config_load(struct config *cfg)
     cfg->retention_days = env_int("RETENTION_DAYS", 30, 1, 3650);
     if ((v = getenv("METRICS_TOKEN")))
         copy(cfg->metrics_token, sizeof cfg->metrics_token, v, "METRICS_TOKEN");
+    else if ((v = getenv("METRICS_TOKEN_FILE")) && *v) {
+        /* A mounted secret: its content without the trailing newline. */
+        FILE *f = fopen(v, "r");
+        size_t n = f ? fread(cfg->metrics_token, 1, sizeof cfg->metrics_token - 1, f) : 0;
+        if (f)
+            fclose(f);
+        while (n && (cfg->metrics_token[n - 1] == '\n' || cfg->metrics_token[n - 1] == '\r'))
+            n--;
+        cfg->metrics_token[n] = '\0';
+        if (!n || n == sizeof cfg->metrics_token - 1)
+            fatal("METRICS_TOKEN_FILE: cannot read a token (1 to %zu bytes) from %s", sizeof cfg->metrics_token - 2, v);
+    }
+    if ((v = getenv("METRICS_LISTEN")) && *v &&
+        !split_listen(v, cfg->metrics_listen_host, sizeof cfg->metrics_listen_host, &cfg->metrics_listen_port))
+        fatal("METRICS_LISTEN must be host:port (got \"%s\")", v);
 }

@@ -258,7 +258,7 @@ bool http_start(struct edge *e)
     setsockopt(evhttp_bound_socket_get_fd(e->bound), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     log_info("serving HTTP on %s:%d (public URL %s)", e->cfg->edge_listen_host, e->cfg->edge_listen_port,
              e->cfg->public_url);
-    return true;
+    return edge_metrics_listen(e);
 }
 
 void http_stop_accepting(struct edge *e)
@@ -267,4 +267,5 @@ void http_stop_accepting(struct edge *e)
         evhttp_del_accept_socket(e->http, e->bound);
         e->bound = NULL;
     }
+    edge_metrics_stop();
 }

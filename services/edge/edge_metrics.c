@@ -24,7 +24,8 @@
 
 #define TRACK_BUCKETS 1024
 #define TRACK_MAX 65536            /* requests awaiting a reply whose start we remember */
-#define POLL_MS 1000               /* one worker asked per second while scraped */
+#define POLL_MS 1000               /* workers asked once a second while scraped */
+#define POLL_MAX_ASKS 64
 #define POLL_DEADLINE_MS 2000
 #define SCRAPED_RECENTLY_MS (5 * 60 * 1000)
 #define WORKER_STALE_MS 30000      /* a worker not heard of for this long is dropped */
@@ -75,7 +76,7 @@ static struct {
     bool have_current;
     struct edge *e;
     struct event *poll;
-    bool poll_inflight;
+    int poll_inflight;             /* health.metrics asks not yet answered */
     int64_t last_scrape_mono;
     struct worker_snap workers[MAX_WORKERS];
     int nworkers;
@@ -284,7 +285,7 @@ static void expire_workers(void)
 static void on_worker_metrics(void *arg, enum dispatch_status status, const struct env_response *resp)
 {
     (void)arg;
-    M.poll_inflight = false;
+    M.poll_inflight--;
     if (status != DISPATCH_OK || !resp->ok || resp->result_len > MAX_WORKER_TEXT + 1024)
         return;
     json_t *v = json_loadb(resp->result, resp->result_len, 0, NULL);
@@ -320,11 +321,17 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
     expire_workers();
     if (M.poll_inflight || mono_ms() - M.last_scrape_mono > SCRAPED_RECENTLY_MS || M.e->draining)
         return;
-    struct env_request req = {.op = ENV_OP_AUTH, .args = "{}", .args_len = 2};
-    strcpy(req.name, "health.metrics");
-    req.deadline_ms = now_ms() + POLL_DEADLINE_MS;
-    M.poll_inflight = true;
-    dispatch_submit(M.e->dispatch, &req, on_worker_metrics, NULL);
+    /* One ask per waiting worker thread: each goes to a different thread, so
+     * every worker with a free thread answers within the second. */
+    int asks = dispatch_idle_threads(M.e->dispatch);
+    asks = asks < 1 ? 1 : asks > POLL_MAX_ASKS ? POLL_MAX_ASKS : asks;
+    for (int i = 0; i < asks; i++) {
+        struct env_request req = {.op = ENV_OP_AUTH, .args = "{}", .args_len = 2};
+        strcpy(req.name, "health.metrics");
+        req.deadline_ms = now_ms() + POLL_DEADLINE_MS;
+        M.poll_inflight++;
+        dispatch_submit(M.e->dispatch, &req, on_worker_metrics, NULL);
+    }
 }
 
 /* ---- GET /metrics --------------------------------------------------------- */
@@ -365,11 +372,12 @@ static void fill_gauges(struct edge *e)
     metric_set(M.start_time, (const char *[]){"edge"}, M.started);
 }
 
-void edge_metrics_route(struct edge *e, struct evhttp_request *req)
+/* trusted: from the METRICS_LISTEN listener, where reaching the port is the permission. */
+static void serve(struct edge *e, struct evhttp_request *req, bool trusted)
 {
     init();
     enum evhttp_cmd_type m = evhttp_request_get_command(req);
-    if (!allowed(e, req)) {
+    if (!trusted && !allowed(e, req)) {
         /* As if it did not exist: nothing tells a stranger there is something to guess. */
         http_reply_error(e, req, 404, "not_found", "no such path");
         return;
@@ -407,4 +415,54 @@ void edge_metrics_route(struct edge *e, struct evhttp_request *req)
     char *text = sb_take(&b, &len);
     http_reply(e, req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
     free(text);
+}
+
+void edge_metrics_route(struct edge *e, struct evhttp_request *req)
+{
+    serve(e, req, false);
+}
+
+/* ---- METRICS_LISTEN ------------------------------------------------------- */
+
+static struct evhttp *metrics_http;
+
+static void on_metrics_request(struct evhttp_request *req, void *arg)
+{
+    struct edge *e = arg;
+    e->active++;   /* http_reply counts it down */
+    edge_request_begin(req);
+    char path[64];
+    if (http_path(req, path, sizeof path) && !strcmp(path, "/metrics"))
+        serve(e, req, true);
+    else
+        http_reply_error(e, req, 404, "not_found", "no such path");
+    edge_request_leave();
+}
+
+bool edge_metrics_listen(struct edge *e)
+{
+    if (!e->cfg->metrics_listen_port)
+        return true;
+    metrics_http = evhttp_new(e->base);
+    evhttp_set_gencb(metrics_http, on_metrics_request, e);
+    evhttp_set_max_body_size(metrics_http, 4096);
+    evhttp_set_max_headers_size(metrics_http, EDGE_MAX_HEADERS);
+    evhttp_set_timeout(metrics_http, 30);
+    evhttp_set_allowed_methods(metrics_http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+    if (evhttp_bind_socket(metrics_http, e->cfg->metrics_listen_host, (ev_uint16_t)e->cfg->metrics_listen_port)) {
+        log_error("cannot listen for metrics on %s:%d", e->cfg->metrics_listen_host, e->cfg->metrics_listen_port);
+        return false;
+    }
+    log_info("serving /metrics on %s:%d", e->cfg->metrics_listen_host, e->cfg->metrics_listen_port);
+    return true;
+}
+
+void edge_metrics_stop(void)
+{
+    if (metrics_http)
+        evhttp_free(metrics_http);
+    metrics_http = NULL;
+    if (M.poll)
+        event_free(M.poll);
+    M.poll = NULL;
 }

@@ -14,19 +14,21 @@
  * variable: set by the HTTP entry point, by the dispatcher around a worker's
  * answer (from the envelope id), and cleared after each.
  *
- * Worker metrics: while /metrics is being scraped, the edge asks a worker
- * for its metrics (`health.metrics`) every second; the job goes to the
- * worker thread that has waited longest, so the asks rotate over every
- * connected worker, and the last answer of each worker (for at most 30 s)
- * is served with a `worker` label.
+ * Worker metrics: while /metrics is being scraped (in the last 5 minutes),
+ * the edge asks the workers for their metrics (`health.metrics`) every
+ * second, one ask per worker thread waiting for a job, so that every worker
+ * with a free thread answers; the last answer of each worker (for at most
+ * 30 s) is served with a `worker` label.
  *
- * Access: a loopback peer with no forwarding header, or anyone with
- * `Authorization: Bearer <METRICS_TOKEN>` when METRICS_TOKEN is set (then
- * the token is required from loopback too). Everyone else gets 404.
+ * Access on the public port: a loopback peer with no forwarding header, or
+ * anyone with `Authorization: Bearer <METRICS_TOKEN>` when METRICS_TOKEN is
+ * set (then the token is required from loopback too). Everyone else gets
+ * 404. On METRICS_LISTEN, whoever reaches the port.
  */
 #ifndef TM_EDGE_METRICS_H
 #define TM_EDGE_METRICS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <event2/http.h>
 #include "proto/envelope.h"
@@ -50,6 +52,13 @@ void edge_metrics_tool(const char *tool, const char *outcome, int64_t ms);
 
 /* GET /metrics. */
 void edge_metrics_route(struct edge *e, struct evhttp_request *req);
+
+/* METRICS_LISTEN: a second listener serving only /metrics, to anyone who
+ * reaches it (a port left unpublished, on the containers' network). True
+ * when it is not configured or listens. */
+bool edge_metrics_listen(struct edge *e);
+/* Shutdown: closes that listener and stops asking workers for metrics. */
+void edge_metrics_stop(void);
 
 /* The route label of path: the route's pattern, or "other". Never the raw
  * path: slugs, ids and unknown paths must not create new series. */

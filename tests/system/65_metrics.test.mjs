@@ -6,10 +6,13 @@
 // logs and in the worker's database transaction.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import {
-  startSystem, accountWithKey, callTool, tool, toolError, request, psql, unique, sleep,
+  startSystem, accountWithKey, freePort, callTool, tool, toolError, request, psql, unique, sleep,
 } from '../lib/system.mjs';
 
 let sys, acct;
@@ -140,7 +143,7 @@ test('requests are counted by route pattern, method and status; unknown paths sh
   }
 });
 
-test('tool calls are counted by tool and outcome, with a latency histogram', async () => {
+test('tool calls are counted by tool and outcome, with a latency histogram', async (t) => {
   const before = await scrape();
   await tool(sys, acct.key, 'endpoints_list', {});
   await tool(sys, acct.key, 'endpoints_list', {});
@@ -169,6 +172,14 @@ test('tool calls are counted by tool and outcome, with a latency histogram', asy
   assert.equal(sum(m, 'tm_workers_reporting'), 2);
   for (const s of m.samples.filter((x) => x.name.startsWith('tm_worker_'))) assert.match(s.labels.worker, /^.+:\d+$/);
   assert.equal(sum(m, 'tm_worker_threads'), 2 * 4, 'WORKER_THREADS (4) per worker');
+
+  // Prometheus's own linter accepts the whole page, workers' families included.
+  const lint = spawnSync('promtool', ['check', 'metrics'], { input: m.text, encoding: 'utf8' });
+  if (lint.error?.code === 'ENOENT') {
+    t.diagnostic('promtool is not installed: the page was checked by this file\'s parser only');
+  } else {
+    assert.equal(lint.status, 0, `promtool check metrics:\n${lint.stdout}${lint.stderr}`);
+  }
 });
 
 test('/metrics: loopback only by default, never through a proxy; GET only', async () => {
@@ -180,9 +191,15 @@ test('/metrics: loopback only by default, never through a proxy; GET only', asyn
   assert.equal(post.status, 405);
 });
 
-test('/metrics with METRICS_TOKEN: the bearer token is required, from loopback too', async () => {
+test('/metrics with METRICS_TOKEN(_FILE): the bearer token is required, from loopback too; METRICS_LISTEN serves it alone', async () => {
   const token = randomBytes(16).toString('hex');
-  const other = await startSystem({ name: 'metrics-token', workers: 0, env: { METRICS_TOKEN: token } });
+  const dir = mkdtempSync(join(tmpdir(), '3min-metrics-'));
+  writeFileSync(join(dir, 'token'), `${token}\n`);   // a mounted secret, newline and all
+  const mport = await freePort();
+  const other = await startSystem({
+    name: 'metrics-token', workers: 0,
+    env: { METRICS_TOKEN_FILE: join(dir, 'token'), METRICS_LISTEN: `127.0.0.1:${mport}` },
+  });
   try {
     const get = (headers) => request(other, { method: 'GET', path: '/metrics', headers });
     assert.equal((await get({})).status, 404);
@@ -192,8 +209,18 @@ test('/metrics with METRICS_TOKEN: the bearer token is required, from loopback t
     const ok = await get({ Authorization: `Bearer ${token}`, 'X-Forwarded-For': '203.0.113.9' });
     assert.equal(ok.status, 200);
     assert.match(ok.text, /^tm_workers_connected 0$/m);
+
+    // The metrics listener: reaching it is the permission, and it serves nothing else.
+    const onPort = (path) => request({ port: mport }, { method: 'GET', path });
+    const m = await onPort('/metrics');
+    assert.equal(m.status, 200);
+    assert.match(m.text, /^# TYPE tm_http_requests_total counter$/m);
+    assert.match(m.headers['x-request-id'], /^[0-9a-f]{16}$/);
+    assert.equal((await onPort('/healthz')).status, 404);
+    assert.equal((await onPort('/api/mcp')).status, 404);
   } finally {
     await other.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
