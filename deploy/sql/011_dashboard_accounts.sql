@@ -63,7 +63,8 @@ ALTER TABLE notifications ADD CONSTRAINT notifications_kind_check
 
 -- Sign-up runs before any principal exists. Creates an unverified account
 -- for a new address; for a taken one returns the existing account. Returns
--- (id, created, verified).
+-- (id, created, verified), or no row for the address of a deleted account
+-- (which stays reserved: nothing is sent).
 CREATE FUNCTION signup_account(p_email text, p_hash text)
   RETURNS TABLE (id uuid, created boolean, verified boolean)
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
@@ -78,8 +79,11 @@ BEGIN
     INSERT INTO accounts (email, password_hash, verified) VALUES (p_email, p_hash, false) RETURNING * INTO a;
   EXCEPTION WHEN unique_violation THEN
     -- A concurrent sign-up of the same address, or a deleted account's.
-    SELECT * INTO a FROM accounts WHERE lower(email) = lower(p_email) ORDER BY deleted_at NULLS FIRST LIMIT 1;
-    RETURN QUERY SELECT a.id, false, a.verified; RETURN;
+    SELECT * INTO a FROM accounts WHERE lower(email) = lower(p_email) AND deleted_at IS NULL;
+    IF FOUND THEN
+      RETURN QUERY SELECT a.id, false, a.verified;
+    END IF;
+    RETURN;
   END;
   RETURN QUERY SELECT a.id, true, false;
 END $$;

@@ -158,6 +158,12 @@ enum tm_error auth_web_signup(struct tool_ctx *ctx, const json_t *args, json_t *
         code = ctx->code;
         goto out;
     }
+    if (PQntuples(res) != 1) {
+        /* A deleted account's address: reserved, nothing to send, the same answer. */
+        PQclear(res);
+        *result = json_pack("{s:b}", "queued", 1);
+        goto out;
+    }
     char account_id[40];
     snprintf(account_id, sizeof account_id, "%s", PQgetvalue(res, 0, 0));
     bool verified = PQgetvalue(res, 0, 2)[0] == 't';
