@@ -91,6 +91,7 @@ void config_defaults(struct config *cfg)
     cfg->statement_timeout_ms = 5000;
     cfg->worker_threads = 4;
     cfg->max_inflight = 256;
+    cfg->edge_count = 1;
     cfg->key_cache_ttl_ms = 30000;
     cfg->tools_page_size = 100;
     strcpy(cfg->signing_key_file, ".run/signing-key.pem");
@@ -175,6 +176,7 @@ void config_load(struct config *cfg)
     cfg->statement_timeout_ms = env_int("STATEMENT_TIMEOUT_MS", 5000, 10, 600000);
     cfg->worker_threads = env_int("WORKER_THREADS", 4, 1, 64);
     cfg->max_inflight = env_int("EDGE_MAX_INFLIGHT", 256, 1, 4096);
+    cfg->edge_count = env_int("EDGE_COUNT", 1, 1, 1024);
     cfg->key_cache_ttl_ms = env_int("API_KEY_CACHE_MS", 30000, 0, 30000);
     cfg->tools_page_size = env_int("MCP_TOOLS_PAGE_SIZE", 100, 1, 1000);
 

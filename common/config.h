@@ -34,6 +34,8 @@ struct config {
     int statement_timeout_ms;     /* STATEMENT_TIMEOUT_MS, default 5000 */
     int worker_threads;           /* WORKER_THREADS per worker process, default 4 */
     int max_inflight;             /* EDGE_MAX_INFLIGHT requests to workers, default 256 */
+    int edge_count;               /* EDGE_COUNT edges behind one load balancer, default 1: each holds
+                                     1/EDGE_COUNT of the MCP and gateway rate limits */
     int key_cache_ttl_ms;         /* API_KEY_CACHE_MS, default 30000 (max 30000) */
     int tools_page_size;          /* MCP_TOOLS_PAGE_SIZE, default 100 */
     char signing_key_file[1024];  /* SIGNING_KEY_FILE, default <state_dir>/signing-key.pem */

@@ -18,17 +18,26 @@ struct bucket {
 };
 
 struct ratelimit {
-    int rate, burst;
+    double rate, burst;   /* this edge's share: per second, and depth */
     struct bucket *table[BUCKETS];
     int64_t last_sweep;
 };
 
-struct ratelimit *ratelimit_new(int rate_per_s, int burst)
+struct ratelimit *ratelimit_new_shared(int rate_per_s, int burst, int edges)
 {
     struct ratelimit *r = xcalloc(1, sizeof *r);
-    r->rate = rate_per_s;
-    r->burst = burst > 0 ? burst : 1;
+    if (edges < 1)
+        edges = 1;
+    r->rate = (double)rate_per_s / edges;
+    r->burst = (double)(burst > 0 ? burst : 1) / edges;
+    if (r->burst < 1.0)
+        r->burst = 1.0;   /* a request needs one whole token */
     return r;
+}
+
+struct ratelimit *ratelimit_new(int rate_per_s, int burst)
+{
+    return ratelimit_new_shared(rate_per_s, burst, 1);
 }
 
 void ratelimit_free(struct ratelimit *r)
@@ -56,7 +65,7 @@ static unsigned hash_key(const char *s)
 /* Forgets buckets that have been idle long enough to be full again. */
 static void sweep(struct ratelimit *r, int64_t now)
 {
-    int64_t full_after = (int64_t)r->burst * 1000 / r->rate + 1;
+    int64_t full_after = (int64_t)(r->burst * 1000.0 / r->rate) + 1;
     for (int i = 0; i < BUCKETS; i++) {
         struct bucket **pp = &r->table[i];
         while (*pp) {
@@ -91,7 +100,7 @@ bool ratelimit_take(struct ratelimit *r, const char *key, int64_t now, int *retr
         b->next = r->table[h];
         r->table[h] = b;
     }
-    double refill = (double)(now - b->updated) * r->rate / 1000.0;
+    double refill = (double)(now - b->updated) * r->rate / 1000.0;   /* rate > 0 here */
     b->tokens = b->tokens + refill > r->burst ? r->burst : b->tokens + refill;
     b->updated = now;
     if (b->tokens >= 1.0) {

@@ -118,8 +118,8 @@ int main(void)
     e.access_log = getenv("ACCESS_LOG") ? strcmp(getenv("ACCESS_LOG"), "0") != 0 : true;
     load_origins(&e);
     e.keys = keycache_new(cfg.key_cache_ttl_ms);
-    e.limits = ratelimit_new(cfg.mcp_rate_limit, cfg.mcp_rate_burst);
-    e.gateway_limits = ratelimit_new(cfg.gateway_rate_limit, cfg.gateway_rate_burst);
+    e.limits = ratelimit_new_shared(cfg.mcp_rate_limit, cfg.mcp_rate_burst, cfg.edge_count);
+    e.gateway_limits = ratelimit_new_shared(cfg.gateway_rate_limit, cfg.gateway_rate_burst, cfg.edge_count);
     e.mcp = mcp_cache_new(&cfg);
     e.dispatch = dispatch_new(e.base, &cfg);
     char kerr[512];
