@@ -27,10 +27,11 @@ export class Browser {
     this.page = null;
   }
 
-  // A new page in its own context (no cookies); a phone-sized viewport with { phone: true }.
-  async newPage({ phone = false } = {}) {
+  // A new page in its own context (no cookies); a phone-sized viewport with
+  // { phone: true }; relative URLs resolve against baseURL (default: the system's).
+  async newPage({ phone = false, baseURL = this.sys.url } = {}) {
     const ctx = await this.browser.newContext({
-      baseURL: this.sys.url,
+      baseURL,
       viewport: phone ? { width: 390, height: 800 } : { width: 1200, height: 800 },
     });
     this.contexts.push(ctx);

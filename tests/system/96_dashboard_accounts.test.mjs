@@ -6,11 +6,14 @@
 // ever act on their own account.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
-  startSystem, createAccount, accountWithKey, tool, psql, unique, request,
+  startSystem, startMakeRun, createAccount, accountWithKey, tool, psql, unique, request,
 } from '../lib/system.mjs';
 import { launch } from '../lib/browser.mjs';
 import { smtpServer, startJobs, linkIn } from '../lib/mail.mjs';
+import { registerClient, claudeBody, authzQuery, pkce } from '../lib/oauth.mjs';
 
 const PASSWORD = 'correct horse battery';
 let sys, smtp, jobs, b;
@@ -293,4 +296,50 @@ test('a session acts only on its own account', async () => {
   await q(`UPDATE web_sessions SET revoked_at = now() WHERE account_id = (SELECT id FROM accounts WHERE email = '${bAcct.email}')`);
   await pb.goto('/audit');
   assert.equal(new URL(pb.url()).pathname, '/login');
+});
+
+test('the audit log pages newest first, 50 at a time', async () => {
+  const a = await createAccount('dash-audit');
+  await q(`INSERT INTO audit_log (account_id, action, target_type, target_id)
+           SELECT '${a.id}', 'test.step', 'step', g::text FROM generate_series(1, 60) g`);
+  const page = await signedIn(a.email);
+  await page.goto('/audit');
+  const first = await page.$$eval('tbody tr td:nth-child(3) code', (els) => els.map((e) => e.textContent));
+  assert.equal(first.length, 50);
+  assert.deepEqual(first.slice(0, 2), ['60', '59']);
+  await page.click('a[rel=next]');
+  const second = await page.$$eval('tbody tr td:nth-child(3) code', (els) => els.map((e) => e.textContent));
+  assert.deepEqual(second, ['10', '9', '8', '7', '6', '5', '4', '3', '2', '1']);
+  assert.equal(await page.$('a[rel=next]'), null, 'no further page');
+  const bad = await page.goto('/audit?before=abc');
+  assert.equal(bad.status(), 400);
+});
+
+test('one sign-in serves the dashboard and the OAuth consent page', async () => {
+  const a = await createAccount('dash-oauth');
+  const page = await signedIn(a.email);
+  const client = await registerClient(sys, claudeBody());
+  const url = authzQuery(sys, client, { challenge: pkce().challenge });
+  await page.goto(url);
+  assert.match(await page.textContent('main'), /wants to access your 3Min API account/);
+  assert.match(await page.textContent('main'), new RegExp(a.email.replace(/[.]/g, '\\.')));
+  await page.goto('/dashboard');
+  await b.signOut({ page });
+  await page.goto(url);
+  assert.equal(await page.locator('input[name=password]').count(), 1, 'signed out: the consent page asks to sign in');
+});
+
+test('`make run`: the demo account signs in to the dashboard', async () => {
+  const mr = await startMakeRun({ name: 'dash-make-run', workers: 1 });
+  try {
+    const env = readFileSync(join(mr.stateDir, 'demo.env'), 'utf8');
+    const email = env.match(/^DEMO_EMAIL=(.*)$/m)[1];
+    const password = env.match(/^DEMO_PASSWORD=(.*)$/m)[1];
+    const page = await b.newPage({ baseURL: mr.url });
+    await b.signIn(email, password, { page });
+    assert.equal(new URL(page.url()).pathname, '/dashboard', await page.content());
+    assert.equal(await page.textContent('h1'), 'Your APIs');
+  } finally {
+    await mr.stop();
+  }
 });
