@@ -76,7 +76,9 @@ engine_answers() {
   esac
 }
 
+ENGINE_STARTED=0   # 1: this run started the engine's API service, and stops it at the end
 setup_engine() {
+  engine_answers || ENGINE_STARTED=1
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ "$DOCKER_HOST" = unix:///run/podman/podman.sock ]; then
     local log
     log=$(mktemp /tmp/3min-engine.XXXXXX.log)
@@ -90,6 +92,7 @@ setup_engine() {
       skip "podman cannot run a container here: $(podman run --rm --network none "${BASE_IMAGE:-localhost/debian:bookworm}" true 2>&1 | tail -1)"
     fi
   elif ! engine_answers; then
+    ENGINE_STARTED=0
     skip "no container engine answers at $DOCKER_HOST, and one can only be set up as root on Debian (apt-get)"
   fi
   engine_answers || skip "the container engine at $DOCKER_HOST does not answer after setup"
@@ -136,6 +139,9 @@ cleanup() {
     fi
   else
     rm -rf "$WORK"
+  fi
+  if [ "$ENGINE_STARTED" = 1 ] && [ "$DOCKER_HOST" = unix:///run/podman/podman.sock ]; then
+    deploy/compose/engine-setup.sh down || true
   fi
   print_times
   if [ "$rc" = 0 ]; then say "PASSED"; elif [ "$rc" != 77 ]; then say "FAILED"; fi
