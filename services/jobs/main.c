@@ -32,6 +32,7 @@
 #include "common/util.h"
 #include "services/jobs/archive.h"
 #include "services/jobs/jobs.h"
+#include "services/jobs/jobs_metrics.h"
 #include "services/jobs/mail.h"
 #include "services/jobs/webhook.h"
 
@@ -114,6 +115,7 @@ static void *jobs_run(void *arg)
         }
         int w = webhook_run_one(db, t->jc);
         int m = t->relay && !atomic_load(&stopping) ? mail_run_one(db, t->jc, t->relay) : 0;
+        jobs_metrics_pass(w, m);
         if (w < 0 || m < 0)
             nap(1000);   /* a database failure: db_ensure reconnects if it was the connection */
         else if (w == 0 && m == 0)
@@ -200,6 +202,7 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    jobs_metrics_start(&cfg);   /* METRICS_LISTEN; after the mask, so signals stay with sigwait */
 
     struct jobs_thread threads[JOBS_THREADS];
     for (int i = 0; i < JOBS_THREADS; i++) {

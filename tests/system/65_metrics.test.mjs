@@ -6,13 +6,13 @@
 // logs and in the worker's database transaction.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
-  startSystem, accountWithKey, freePort, callTool, tool, toolError, request, psql, unique, sleep,
+  BIN_DIR, LOG_DIR, startSystem, accountWithKey, freePort, callTool, tool, toolError, request, psql, unique, sleep,
 } from '../lib/system.mjs';
 
 let sys, acct;
@@ -221,6 +221,70 @@ test('/metrics with METRICS_TOKEN(_FILE): the bearer token is required, from loo
   } finally {
     await other.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// ---- bin/jobs ------------------------------------------------------------------
+
+test('bin/jobs serves the outboxes and its own work on METRICS_LISTEN', async (t) => {
+  const port = await freePort();
+  const log = createWriteStream(join(LOG_DIR, `metrics-jobs-${process.pid}.log`));
+  const child = spawn(join(BIN_DIR, 'jobs'), [], {
+    env: { ...sys.env, METRICS_LISTEN: `127.0.0.1:${port}` }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  const exited = new Promise((r) => child.on('exit', r));
+  // Rows due tomorrow: counted as pending, not due, and left alone by every jobs process.
+  const marker = unique('metrics-outbox');
+  const clean = () => psql([
+    `DELETE FROM webhook_deliveries WHERE url = 'http://127.0.0.1:9/${marker}'`,
+    `DELETE FROM notifications WHERE subject = '${marker}'`,
+  ]);
+  try {
+    const jobsMetrics = async () => {
+      const end = Date.now() + 15000;
+      for (;;) {
+        try {
+          const r = await request({ port }, { method: 'GET', path: '/metrics', keepAlive: false });
+          assert.equal(r.status, 200, r.text);
+          assert.equal(r.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
+          return { ...parse(r.text), text: r.text };
+        } catch (e) {
+          if (Date.now() > end) throw e;
+          await sleep(100);
+        }
+      }
+    };
+    const before = await jobsMetrics();
+    assert.equal(sum(before, 'tm_jobs_database_up'), 1, before.text);
+    await psql([
+      `INSERT INTO webhook_deliveries (account_id, endpoint_id, environment, call_log_id, call_log_created_at, url,
+         secret_enc, body, next_attempt_at)
+       VALUES ('${acct.id}', gen_random_uuid(), 'sandbox', gen_random_uuid(), now(), 'http://127.0.0.1:9/${marker}',
+         '\\x00', '{}', now() + interval '1 day')`,
+      `INSERT INTO notifications (account_id, kind, subject, body, next_attempt_at)
+       VALUES ('${acct.id}', 'deployed', '${marker}', 'b', now() + interval '1 day')`,
+    ]);
+    const after = await jobsMetrics();
+    for (const outbox of ['webhook', 'mail']) {
+      assert.equal(sum(after, 'tm_jobs_outbox_pending', { outbox }) - sum(before, 'tm_jobs_outbox_pending', { outbox }), 1, outbox);
+      assert.equal(sum(after, 'tm_jobs_outbox_due', { outbox }), sum(before, 'tm_jobs_outbox_due', { outbox }), outbox);
+      assert.ok(after.samples.some((x) => x.name === 'tm_jobs_handled_total' && x.labels.outbox === outbox));
+    }
+    assert.equal(after.types.get('tm_jobs_handled_total'), 'counter');
+    assert.equal(sum(after, 'tm_jobs_build_info'), 1);
+    assert.equal((await request({ port }, { method: 'GET', path: '/other', keepAlive: false })).status, 404);
+    assert.equal((await request({ port }, { method: 'POST', path: '/metrics', body: 'x', keepAlive: false })).status, 405);
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: after.text, encoding: 'utf8' });
+    if (lint.error?.code === 'ENOENT') t.diagnostic('promtool is not installed');
+    else assert.equal(lint.status, 0, `promtool check metrics:\n${lint.stdout}${lint.stderr}`);
+  } finally {
+    await clean();
+    child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 15000);
+    await exited;
+    clearTimeout(killer);
   }
 });
 
