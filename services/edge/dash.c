@@ -418,12 +418,15 @@ static void run_page(struct dash_req *d, const struct dash_page *page)
     page->fn(d);
 }
 
-/* To the sign-in page, coming back here afterwards (a GET's query kept). */
-static void to_login(struct dash_req *d)
+/* To the sign-in page, coming back here afterwards: a GET with its query; a
+ * POST is not repeated, it comes back to the page's GET if it has one. */
+static void to_login(struct dash_req *d, const struct dash_page *page)
 {
     const char *uri = evhttp_request_get_uri(d->req);
     const char *q = strchr(uri, '?');
-    char *back = d->method == EVHTTP_REQ_GET && q ? xasprintf("%s%s", d->path, q) : xstrdup(d->path);
+    char *back = d->method == EVHTTP_REQ_GET && q ? xasprintf("%s%s", d->path, q)
+                 : page->methods & M_GET        ? xstrdup(d->path)
+                                                : xstrdup("/dashboard");
     const char *pairs[] = {"next", dash_local_path(back) ? back : "/dashboard", NULL};
     char *loc = oauth_url_with_params("/login", pairs);
     free(back);
@@ -443,7 +446,7 @@ static void on_session(struct dash_req *d, const struct dash_answer *a)
     if (!a->ok) {
         if (a->code == TM_ERR_NOT_FOUND) {
             dash_clear_session_cookie(d);
-            to_login(d);
+            to_login(d, page);
         } else {
             dash_fail(d, a);
         }
@@ -531,7 +534,7 @@ bool dash_route(struct edge *e, struct evhttp_request *req, const char *path)
     }
     d->session = web_cookie_get(req, web_session_cookie(e));
     if (!d->session || !*d->session) {
-        to_login(d);
+        to_login(d, page);
         return true;
     }
     d->state = (void *)page;

@@ -182,8 +182,8 @@ void dash_page_signup(struct dash_req *d)
         signup_form(d, 400, "Enter a valid e-mail address.");
         return;
     }
-    if (!password || strlen(password) < 10 || strlen(password) > PASSWORD_MAX) {
-        signup_form(d, 400, "The password must have between 10 and 1024 characters.");
+    if (!password || !*password || strlen(password) > PASSWORD_MAX) {
+        signup_form(d, 400, "Choose a password of at least 10 characters.");
         return;
     }
     dash_call_auth(d, "web.signup", json_pack("{s:s, s:s}", "email", email, "password", password), on_signup);
@@ -315,8 +315,8 @@ void dash_page_reset(struct dash_req *d)
         return;
     }
     const char *password = dash_form(d, "password");
-    if (!password || strlen(password) < 10 || strlen(password) > PASSWORD_MAX) {
-        reset_form(d, 400, "The password must have between 10 and 1024 characters.", token);
+    if (!password || !*password || strlen(password) > PASSWORD_MAX) {
+        reset_form(d, 400, "Choose a password of at least 10 characters.", token);
         return;
     }
     dash_call_auth(d, "web.password_reset", json_pack("{s:s, s:s}", "token", token, "password", password),

@@ -61,7 +61,9 @@ enum tm_error web_require_password(struct tool_ctx *ctx, const json_t *args);
  * parameters of `3min account create`. hash has crypto_pwhash_STRBYTES (128)
  * bytes. False only when out of memory. */
 bool web_password_hash(const char *password, char hash[128]);
-/* Length rules of a new password: NULL if acceptable, else why. */
+/* Rules of a new password: valid UTF-8 of at least WEB_PASSWORD_MIN
+ * characters (code points) and at most WEB_PASSWORD_MAX bytes. NULL if
+ * acceptable, else why. */
 const char *web_password_problem(const char *password);
 
 #define WEB_PASSWORD_MIN 10

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/utf8.h"
 #include "common/util.h"
 #include "services/worker/auth_oauth.h"
 #include "services/worker/tool_util.h"
@@ -162,10 +163,13 @@ bool web_password_hash(const char *password, char hash[128])
 const char *web_password_problem(const char *password)
 {
     size_t n = password ? strlen(password) : 0;
-    if (n < WEB_PASSWORD_MIN)
-        return "the password must have at least " WEB_STR(WEB_PASSWORD_MIN) " characters";
     if (n > WEB_PASSWORD_MAX)
-        return "the password must have at most " WEB_STR(WEB_PASSWORD_MAX) " characters";
+        return "the password must have at most " WEB_STR(WEB_PASSWORD_MAX) " bytes";
+    if (!utf8_valid(password ? password : "", n, false))
+        return "the password is not valid UTF-8 text";
+    /* Characters, not bytes: ten Korean syllables are as long as ten letters. */
+    if (utf8_count(password ? password : "", n) < WEB_PASSWORD_MIN)
+        return "the password must have at least " WEB_STR(WEB_PASSWORD_MIN) " characters";
     return NULL;
 }
 

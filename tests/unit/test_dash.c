@@ -68,6 +68,12 @@ static void test_password_lengths(void **state)
     assert_non_null(web_password_problem(big));
     big[WEB_PASSWORD_MAX] = '\0';
     assert_null(web_password_problem(big));
+    /* Characters, not bytes: nine Hangul syllables (27 bytes) are too short, ten are enough. */
+    assert_non_null(web_password_problem("\xea\xb0\x80\xea\xb0\x80\xea\xb0\x80\xea\xb0\x80\xea\xb0\x80"
+                                         "\xea\xb0\x80\xea\xb0\x80\xea\xb0\x80\xea\xb0\x80"));
+    assert_null(web_password_problem("\xea\xb0\x80\xea\xb0\x80\xea\xb0\x80\xea\xb0\x80\xea\xb0\x80"
+                                     "\xea\xb0\x80\xea\xb0\x80\xea\xb0\x80\xea\xb0\x80\xea\xb0\x80"));
+    assert_non_null(web_password_problem("abcdefghij\xff"));   /* not UTF-8 */
 }
 
 static void test_password_hash_is_argon2id_and_verifies(void **state)
