@@ -48,9 +48,17 @@ static const struct dash_page pages[] = {
     /* APIs: the list, and each endpoint under /dashboard/endpoints/{id} */
     {"/dashboard", false, true, M_GET, dash_page_dashboard},
 
-    /* AI integration: /settings/ai */
+    /* AI integration: /settings/ai (dash_ai.c) */
+    {"/settings/ai", false, true, M_GET, dash_page_ai},
+    {"/settings/ai/keys", false, true, M_POST, dash_page_ai_key_create},
+    {"/settings/ai/new-key", false, true, M_GET, dash_page_ai_new_key},
+    {"/settings/ai/keys/", true, true, M_GET | M_POST, dash_page_ai_key},
+    {"/settings/ai/apps/", true, true, M_GET | M_POST, dash_page_ai_app},
 
-    /* subscription: /settings/subscription */
+    /* subscription: /settings/subscription (dash_subscription.c) */
+    {"/settings/subscription", false, true, M_GET, dash_page_subscription},
+    {"/settings/subscription/change", false, true, M_POST, dash_page_subscription_change},
+    {"/settings/subscription/cancel", false, true, M_POST, dash_page_subscription_cancel},
 
     /* archives: /archives */
 };

@@ -127,5 +127,15 @@ void dash_page_profile(struct dash_req *d);
 void dash_page_profile_password(struct dash_req *d);
 void dash_page_dashboard(struct dash_req *d);
 void dash_page_audit(struct dash_req *d);
+/* AI integration (dash_ai.c): MCP API keys and connected apps */
+void dash_page_ai(struct dash_req *d);
+void dash_page_ai_key_create(struct dash_req *d);
+void dash_page_ai_new_key(struct dash_req *d);
+void dash_page_ai_key(struct dash_req *d);
+void dash_page_ai_app(struct dash_req *d);
+/* subscription (dash_subscription.c) */
+void dash_page_subscription(struct dash_req *d);
+void dash_page_subscription_change(struct dash_req *d);
+void dash_page_subscription_cancel(struct dash_req *d);
 
 #endif

@@ -17,11 +17,20 @@
  * counter (steps 5-9, not 402/429/5xx), the daily statistics, the sandbox
  * call count, the webhook delivery and a call_failed notification — goes into
  * the caller's transaction, so it commits together and before the answer.
- * The rows every call of an account or endpoint touches (usage, daily stats,
- * the endpoint's call count) are updated last, after the idempotency record
- * too (count_call, right before COMMIT): every call of an endpoint waits for
- * these row locks, so each round trip made while holding them lowers the
- * endpoint's ceiling (make bench measured 1,250 → 1,470 transactions/s).
+ *
+ * Round trips (docs/GATEWAY.md, "One call, two statements"). A keyed call
+ * reads everything with one statement (gateway_target, migration 014: the
+ * key, its endpoint, the fields and webhook, the plan and usage) and writes
+ * everything with one more (finish: gateway_finish — the idempotency record
+ * with the answer, a POST's record, the call log, the webhook delivery, the
+ * counters), so the pipeline between them only decides and builds. The call
+ * log's id is chosen here (a random uuid) and its time is the transaction's
+ * now(), read with the key, so the answer and the webhook body are complete
+ * before the write. The idempotency record is written last with the answer:
+ * a resent request finds it there, and its own writes are rolled back. The
+ * rows every call of an account or endpoint touches (usage, daily stats, the
+ * endpoint's call count) are updated at the end of that statement, right
+ * before COMMIT: every call of an endpoint waits for these row locks.
  */
 #include "services/worker/gateway.h"
 
@@ -206,6 +215,19 @@ struct target {
     long long prod_version;
     bool key_active, collab_active;
     bool can_create, can_read, can_update, can_delete;
+    char now_ts[40];             /* the transaction's now(), as call_logs.created_at is shown */
+};
+
+/* gateway_finish's parameters, in its order (migration 014). */
+enum fin_param {
+    FIN_REQUEST_ID, FIN_RESULT, FIN_RECORD_ID, FIN_RECORD_PAYLOAD, FIN_RECORD_SEARCH, FIN_CREATED_BY,
+    FIN_LOG_ID, FIN_ACCOUNT, FIN_ENDPOINT, FIN_ENVIRONMENT, FIN_METHOD, FIN_PATH_KIND, FIN_LOG_RECORD_ID,
+    FIN_CALLER_KIND, FIN_API_KEY, FIN_COLLAB, FIN_STATUS, FIN_OUTCOME, FIN_ERROR_CODE, FIN_ERROR_MESSAGE,
+    FIN_LATENCY, FIN_REQUEST_BODY, FIN_REQUEST_BYTES, FIN_REQUEST_CUT, FIN_RESPONSE_BODY, FIN_RESPONSE_BYTES,
+    FIN_RESPONSE_CUT, FIN_IP, FIN_WEBHOOK_STATUS, FIN_SEARCH, FIN_WEBHOOK_URL, FIN_WEBHOOK_AUTH_HEADER,
+    FIN_WEBHOOK_AUTH_VALUE, FIN_WEBHOOK_SECRET, FIN_WEBHOOK_BODY, FIN_SUCCESS, FIN_COUNTED, FIN_WRITE, FIN_HARD,
+    FIN_LIMIT,
+    FIN_N
 };
 
 struct outcome {
@@ -220,12 +242,16 @@ struct outcome {
     char *replay_text;
     char record_id[48];
     char log_id[40];
-    /* Set by log_call for count_call, which the caller runs last. */
-    bool count_due;
+    /* gateway_target's row (a keyed call): the fields, webhook and plan, read
+     * with the key; NULL for api_call, which reads them when needed. */
+    PGresult *prefetch;
+    /* finish's parameters, set by the pipeline (a POST's record) and log_call
+     * (malloc'd; NULL = SQL NULL); the caller runs finish last. */
+    char *fin[FIN_N];
     bool count_success, count_write;
     long long latency_ms;
     struct target who;
-    /* The plan, read at step 6 for count_call (overage and alerts). */
+    /* The plan, read at step 6 for finish (overage and alerts). */
     bool plan_known, plan_hard;
     long long plan_limit;
 };
@@ -264,14 +290,22 @@ static void copy_col(char *dst, size_t cap, const PGresult *res, int row, int co
 
 /* ---- steps 1-4: whose call is it --------------------------------------- */
 
-static const char SQL_RESOLVE_KEY[] =
+/* The key and everything the pipeline reads (gateway_target, migration 014).
+ * Columns 16-22 are SQL_CONFIG's 0-6 and 23-26 SQL_QUOTA's 0-3, so steps 6
+ * and 8 read either result the same way (TARGET_CONFIG, TARGET_QUOTA). */
+static const char SQL_TARGET[] =
     "SELECT r.api_key_id::text, r.endpoint_id::text, r.account_id::text, r.slug, r.environment, r.kind, "
     "r.collaboration_key_id::text, r.endpoint_active, r.prod_version, r.key_active, r.collab_active, "
-    "r.can_create, r.can_read, r.can_update, r.can_delete, set_config('app.account_id', r.account_id::text, true) "
-    "FROM resolve_api_key($1::bytea) r";
+    "r.can_create, r.can_read, r.can_update, r.can_delete, set_config('app.account_id', r.account_id::text, true), "
+    "r.fields, r.endpoint_name, r.webhook_url, r.webhook_auth_header_name, r.webhook_auth_value_enc, "
+    "r.webhook_secret_enc, r.webhook_enabled, r.plan_limit, r.plan_hard, r.period_calls, " TS("r.period_end") ", "
+    TS("now()") " FROM gateway_target($1::bytea) r";
+#define TARGET_CONFIG 16
+#define TARGET_QUOTA 23
+#define TARGET_NOW 27
 
 static const char SQL_ENDPOINT_BY_ID[] =
-    "SELECT id::text, account_id::text, slug, active, prod_version FROM endpoints "
+    "SELECT id::text, account_id::text, slug, active, prod_version, " TS("now()") " FROM endpoints "
     "WHERE id = $1::uuid AND account_id = $2::uuid AND deleted_at IS NULL";
 
 static bool is_hex64(const char *s)
@@ -284,8 +318,9 @@ static bool is_hex64(const char *s)
     return true;
 }
 
-/* Fills t; returns 1 if found, 0 if not, -1 on a database failure. */
-static int find_target(struct tool_ctx *ctx, const struct gateway_call *in, struct target *t)
+/* Fills t (and *prefetch with gateway_target's row, for a key); returns 1
+ * if found, 0 if not, -1 on a database failure. */
+static int find_target(struct tool_ctx *ctx, const struct gateway_call *in, struct target *t, PGresult **prefetch)
 {
     memset(t, 0, sizeof *t);
     if (in->key_hash_hex) {
@@ -294,11 +329,12 @@ static int find_target(struct tool_ctx *ctx, const struct gateway_call *in, stru
         char param[2 + 64 + 1];
         snprintf(param, sizeof param, "\\x%s", in->key_hash_hex);
         const char *p[1] = {param};
-        PGresult *res = tool_query(ctx, SQL_RESOLVE_KEY, 1, p);
+        PGresult *res = tool_query(ctx, SQL_TARGET, 1, p);
         if (!res)
             return -1;
         int found = PQntuples(res) == 1;
         if (found) {
+            copy_col(t->now_ts, sizeof t->now_ts, res, 0, TARGET_NOW);
             copy_col(t->api_key_id, sizeof t->api_key_id, res, 0, 0);
             copy_col(t->endpoint_id, sizeof t->endpoint_id, res, 0, 1);
             copy_col(t->account_id, sizeof t->account_id, res, 0, 2);
@@ -314,9 +350,11 @@ static int find_target(struct tool_ctx *ctx, const struct gateway_call *in, stru
             t->can_read = pg_bool(res, 0, 12);
             t->can_update = pg_bool(res, 0, 13);
             t->can_delete = pg_bool(res, 0, 14);
+            *prefetch = res;
+            return 1;
         }
         PQclear(res);
-        return found;
+        return 0;
     }
     /* api_call: the owner through MCP, no key. */
     if (!in->endpoint_id || !in->caller_account || !in->environment)
@@ -335,6 +373,7 @@ static int find_target(struct tool_ctx *ctx, const struct gateway_call *in, stru
         t->caller_kind = "mcp";
         t->endpoint_active = pg_bool(res, 0, 3);
         t->prod_version = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+        copy_col(t->now_ts, sizeof t->now_ts, res, 0, 5);
         t->key_active = t->collab_active = true;
         t->can_create = t->can_read = t->can_update = t->can_delete = true;
     }
@@ -344,46 +383,13 @@ static int find_target(struct tool_ctx *ctx, const struct gateway_call *in, stru
 
 /* ---- idempotency -------------------------------------------------------- */
 
-static const char SQL_APPLY_INSERT[] =
-    "INSERT INTO applied_requests (request_id, account_id, name) VALUES ($1::bytea, $2::uuid, 'gateway.call') "
-    "ON CONFLICT DO NOTHING RETURNING 1";
-static const char SQL_APPLY_READ[] = "SELECT result::text FROM applied_requests WHERE request_id = $1::bytea";
-static const char SQL_APPLY_STORE[] =
-    "UPDATE applied_requests SET ok = true, result = $2::jsonb WHERE request_id = $1::bytea";
-
+/* The envelope's id as a bytea parameter. finish claims it together with the
+ * answer (gateway_finish). */
 static void request_id_param(const uint8_t *id, char out[2 + 2 * ENV_ID_LEN + 1])
 {
     out[0] = '\\';
     out[1] = 'x';
     hex_encode(id, ENV_ID_LEN, out + 2);
-}
-
-/* Claims the request id; returns 1 if this run is the first, 0 if it already
- * ran (o->replay_text holds its answer), -1 on a database failure. */
-static int claim_request(struct tool_ctx *ctx, const uint8_t *rid, const char *account, struct outcome *o)
-{
-    char idp[2 + 2 * ENV_ID_LEN + 1];
-    request_id_param(rid, idp);
-    const char *p[2] = {idp, account};
-    PGresult *res = tool_query(ctx, SQL_APPLY_INSERT, 2, p);
-    if (!res)
-        return -1;
-    int inserted = PQntuples(res);
-    PQclear(res);
-    if (inserted)
-        return 1;
-    if (!(res = tool_query(ctx, SQL_APPLY_READ, 1, p)))
-        return -1;
-    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
-        PQclear(res);
-        tool_fail(ctx, TM_ERR_INTERNAL, NULL, "internal error");
-        return -1;
-    }
-    o->replay_text = xstrdup(PQgetvalue(res, 0, 0));
-    o->replayed = true;
-    PQclear(res);
-    log_info("gateway.call: request already applied; answering with the stored result");
-    return 0;
 }
 
 /* ---- step 9: the operations -------------------------------------------- */
@@ -393,10 +399,6 @@ static const char SQL_CONFIG[] =
     "FROM endpoint_configs c JOIN endpoints e ON e.id = c.endpoint_id "
     "LEFT JOIN webhooks w ON w.endpoint_id = c.endpoint_id AND w.environment = c.environment "
     "WHERE c.endpoint_id = $1::uuid AND c.environment = $2 AND c.account_id = $3::uuid";
-
-static const char SQL_RECORD_INSERT[] =
-    "INSERT INTO records (id, account_id, endpoint_id, environment, payload, search, created_by_key) "
-    "VALUES ($1, $2::uuid, $3::uuid, $4, $5::jsonb, to_tsvector('simple', $6), $7::uuid) RETURNING 1";
 
 static const char SQL_RECORD_REPLACE[] =
     "UPDATE records SET payload = $5::jsonb, search = to_tsvector('simple', $6), updated_at = now() "
@@ -535,34 +537,14 @@ static enum tm_error op_list(struct tool_ctx *ctx, const struct gateway_call *in
 
 /* ---- logging and bookkeeping ------------------------------------------- */
 
-static const char SQL_LOG_INSERT[] =
-    "INSERT INTO call_logs (account_id, endpoint_id, environment, method, path_kind, record_id, caller_kind, "
-    "api_key_id, collaboration_key_id, status_code, outcome, error_code, error_message, latency_ms, request_body, "
-    "request_bytes, request_truncated, response_body, response_bytes, response_truncated, ip, webhook_status, "
-    "search, processed_at) VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8::uuid, $9::uuid, $10::smallint, $11, "
-    "$12, $13, $14::int, $15, $16::int, $17::boolean, $18, $19::int, $20::boolean, $21, $22, "
-    "to_tsvector('simple', $23), now()) RETURNING id::text, created_at::text, " TS("created_at");
-
-static const char SQL_COUNTERS[] =
-    "WITH u AS (INSERT INTO usage_counters (account_id, period_start, period_end, calls) "
-    "  SELECT a.id, p.period_start, p.period_end, 1 FROM accounts a "
-    "  CROSS JOIN LATERAL usage_period(a.created_at, now()) p WHERE a.id = $1::uuid AND $7::boolean "
-    "  ON CONFLICT (account_id, period_start) DO UPDATE SET calls = usage_counters.calls + 1, "
-    "  overage_calls = usage_counters.overage_calls + (NOT $9::boolean AND usage_counters.calls + 1 > $10::bigint)::int "
-    "  RETURNING calls, alert80_at IS NULL AS a80, alert100_at IS NULL AS a100, period_start::text AS ps, "
-    "  " TS("period_end") " AS pe), "
-    "s AS (UPDATE endpoints SET sandbox_test_calls = sandbox_test_calls + 1 "
-    "  WHERE id = $2::uuid AND account_id = $1::uuid AND $3::text = 'sandbox' RETURNING 1) "
-    "INSERT INTO daily_stats (account_id, endpoint_id, environment, day, collaboration_key_id, calls, success, "
-    "failed, latency_sum_ms, cud_calls, cud_latency_sum_ms) VALUES ($1::uuid, $2::uuid, $3, "
-    "(now() AT TIME ZONE 'UTC')::date, $4::uuid, 1, $5::int, 1 - $5::int, $6::bigint, $8::int, $8::int * $6::bigint) "
-    "ON CONFLICT (endpoint_id, environment, day, collaboration_key_id) DO UPDATE SET "
-    "calls = daily_stats.calls + 1, success = daily_stats.success + excluded.success, "
-    "failed = daily_stats.failed + excluded.failed, latency_sum_ms = daily_stats.latency_sum_ms + excluded.latency_sum_ms, "
-    "cud_calls = daily_stats.cud_calls + excluded.cud_calls, "
-    "cud_latency_sum_ms = daily_stats.cud_latency_sum_ms + excluded.cud_latency_sum_ms "
-    "RETURNING (SELECT calls FROM u), (SELECT a80 FROM u), (SELECT a100 FROM u), (SELECT ps FROM u), "
-    "(SELECT pe FROM u)";
+/* Everything a logged call writes, in one statement (migration 014; the
+ * parameters in enum fin_param's order). */
+static const char SQL_FINISH[] =
+    "SELECT r_replayed, r_stored, r_calls, r_alert80_due, r_alert100_due, r_period_start, r_period_end "
+    "FROM gateway_finish($1::bytea, $2::jsonb, $3, $4::jsonb, $5, $6::uuid, $7::uuid, $8::uuid, $9::uuid, $10, $11, "
+    "$12, $13, $14, $15::uuid, $16::uuid, $17::smallint, $18, $19, $20, $21::int, $22, $23::int, $24::boolean, $25, "
+    "$26::int, $27::boolean, $28, $29, $30, $31, $32, $33::bytea, $34::bytea, $35, $36::int, $37::boolean, $38::int, "
+    "$39::boolean, $40::bigint)";
 
 /* A usage alert, once per period: the statement marks the period's counter
  * (alert80_at / alert100_at) and queues the e-mail only if it was unmarked,
@@ -578,11 +560,6 @@ static const char SQL_COUNTERS[] =
     "  AND nr.endpoint_id IS NULL AND nr.event = $3), true)"
 static const char SQL_ALERT80[] = SQL_ALERT("alert80_at", "");
 static const char SQL_ALERT100[] = SQL_ALERT("alert100_at", ", alert80_at = coalesce(alert80_at, now())");
-
-static const char SQL_DELIVERY_INSERT[] =
-    "INSERT INTO webhook_deliveries (account_id, endpoint_id, environment, call_log_id, call_log_created_at, url, "
-    "auth_header_name, auth_value_enc, secret_enc, body) VALUES ($1::uuid, $2::uuid, $3, $4::uuid, $5::timestamptz, "
-    "$6, $7, $8::bytea, $9::bytea, $10)";
 
 struct webhook_target {
     bool on;
@@ -615,8 +592,37 @@ static bool is_write(const char *method)
     return !strcmp(method, "POST") || !strcmp(method, "PUT") || !strcmp(method, "DELETE");
 }
 
-/* Writes the call log and everything that goes with it. payload: the parsed
- * request body (may be NULL); record_payload: what the webhook reports. */
+/* Sets finish's parameter i to a copy of v (NULL = SQL NULL). */
+static void fin_set(struct outcome *o, enum fin_param i, const char *v)
+{
+    free(o->fin[i]);
+    o->fin[i] = v ? xstrdup(v) : NULL;
+}
+
+/* Sets finish's parameter i to v, which it takes over. */
+static void fin_take(struct outcome *o, enum fin_param i, char *v)
+{
+    free(o->fin[i]);
+    o->fin[i] = v;
+}
+
+/* A random (version 4) uuid: the call log's id, chosen before the log is
+ * written so that the answer, the webhook body and the e-mail can carry it. */
+static void log_id_new(char out[37])
+{
+    uint8_t b[16];
+    random_bytes(b, sizeof b);
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    char hex[33];
+    hex_encode(b, sizeof b, hex);
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+/* Prepares the call log and everything that goes with it as finish's
+ * parameters, and queues a call_failed e-mail (its own statements, failures
+ * only). payload: the parsed request body (may be NULL); record_payload:
+ * what the webhook reports. Sets o->logged and o->log_id. */
 static enum tm_error log_call(struct tool_ctx *ctx, const struct gateway_call *in, const struct target *t,
                               struct outcome *o, int64_t t0, const json_t *payload, const json_t *record_payload,
                               struct webhook_target *wh, const char *endpoint_name)
@@ -626,12 +632,13 @@ static enum tm_error log_call(struct tool_ctx *ctx, const struct gateway_call *i
     long long latency = mono_ms() - t0;
 
     bool req_cut = false, resp_cut = false;
-    char *req_text = in->body ? gateway_clip_text(in->body, in->body_len, GW_BODY_LOG_MAX, &req_cut) : NULL;
     char *resp_full = json_dumps(o->body, JSON_COMPACT);
     if (!resp_full)
         fatal("out of memory");
     size_t resp_len = strlen(resp_full);
-    char *resp_text = gateway_clip_text(resp_full, resp_len, GW_BODY_LOG_MAX, &resp_cut);
+    fin_take(o, FIN_REQUEST_BODY,
+             in->body ? gateway_clip_text(in->body, in->body_len, GW_BODY_LOG_MAX, &req_cut) : NULL);
+    fin_take(o, FIN_RESPONSE_BODY, gateway_clip_text(resp_full, resp_len, GW_BODY_LOG_MAX, &resp_cut));
     free(resp_full);
 
     /* What logs_search finds: the record id, the error and the body's text. */
@@ -653,32 +660,34 @@ static enum tm_error log_call(struct tool_ctx *ctx, const struct gateway_call *i
     sb_append_str(&sb, body_search);
     free(body_search);
     char *search = sb_take(&sb, NULL);
+    fin_take(o, FIN_SEARCH, search ? search : xstrdup(""));
 
-    char status_s[8], latency_s[24], req_bytes[24], resp_bytes[24];
-    snprintf(status_s, sizeof status_s, "%d", o->status);
-    snprintf(latency_s, sizeof latency_s, "%lld", latency);
-    snprintf(req_bytes, sizeof req_bytes, "%zu", in->body ? in->body_len : 0);
-    snprintf(resp_bytes, sizeof resp_bytes, "%zu", resp_len);
-    char *ip = in->ip ? gateway_clip_text(in->ip, strlen(in->ip), 64, NULL) : NULL;
-    const char *p[23] = {t->account_id, t->endpoint_id, t->environment, in->method, path_kind(in),
-                         o->record_id[0] ? o->record_id : NULL, t->caller_kind,
-                         t->api_key_id[0] ? t->api_key_id : NULL, t->collab_id[0] ? t->collab_id : NULL, status_s,
-                         success ? "success" : "failed", o->error_code, o->error_code ? o->error_message : NULL,
-                         latency_s, req_text, req_bytes, req_cut ? "true" : "false", resp_text, resp_bytes,
-                         resp_cut ? "true" : "false", ip, webhook ? "pending" : NULL, search ? search : ""};
-    PGresult *res = tool_query(ctx, SQL_LOG_INSERT, 23, p);
-    free(req_text);
-    free(resp_text);
-    free(ip);
-    free(search);
-    if (!res)
-        return ctx->code;
-    snprintf(o->log_id, sizeof o->log_id, "%s", PQgetvalue(res, 0, 0));
-    char *log_created = xstrdup(PQgetvalue(res, 0, 1));
-    char *occurred_at = xstrdup(PQgetvalue(res, 0, 2));
-    PQclear(res);
+    log_id_new(o->log_id);
+    fin_set(o, FIN_LOG_ID, o->log_id);
+    fin_set(o, FIN_ACCOUNT, t->account_id);
+    fin_set(o, FIN_ENDPOINT, t->endpoint_id);
+    fin_set(o, FIN_ENVIRONMENT, t->environment);
+    fin_set(o, FIN_METHOD, in->method);
+    fin_set(o, FIN_PATH_KIND, path_kind(in));
+    fin_set(o, FIN_LOG_RECORD_ID, o->record_id[0] ? o->record_id : NULL);
+    fin_set(o, FIN_CALLER_KIND, t->caller_kind);
+    fin_set(o, FIN_API_KEY, t->api_key_id[0] ? t->api_key_id : NULL);
+    fin_set(o, FIN_COLLAB, t->collab_id[0] ? t->collab_id : NULL);
+    fin_take(o, FIN_STATUS, xasprintf("%d", o->status));
+    fin_set(o, FIN_OUTCOME, success ? "success" : "failed");
+    fin_set(o, FIN_ERROR_CODE, o->error_code);
+    fin_set(o, FIN_ERROR_MESSAGE, o->error_code ? o->error_message : NULL);
+    fin_take(o, FIN_LATENCY, xasprintf("%lld", latency));
+    fin_take(o, FIN_REQUEST_BYTES, xasprintf("%zu", in->body ? in->body_len : 0));
+    fin_set(o, FIN_REQUEST_CUT, req_cut ? "true" : "false");
+    fin_take(o, FIN_RESPONSE_BYTES, xasprintf("%zu", resp_len));
+    fin_set(o, FIN_RESPONSE_CUT, resp_cut ? "true" : "false");
+    fin_take(o, FIN_IP, in->ip ? gateway_clip_text(in->ip, strlen(in->ip), 64, NULL) : NULL);
+    fin_set(o, FIN_WEBHOOK_STATUS, webhook ? "pending" : NULL);
     o->logged = true;
 
+    /* The log's created_at is the transaction's now(), read with the key. */
+    const char *occurred_at = t->now_ts;
     enum tm_error rc = TM_OK;
     if (webhook) {
         const char *event = !strcmp(in->method, "POST") ? "record.created"
@@ -693,16 +702,13 @@ static enum tm_error log_call(struct tool_ctx *ctx, const struct gateway_call *i
         json_decref(wb);
         if (!wtext)
             fatal("out of memory");
-        const char *pd[10] = {t->account_id, t->endpoint_id, t->environment, o->log_id, log_created, wh->url,
-                              wh->auth_header_name, wh->auth_value_enc, wh->secret_enc, wtext};
-        res = tool_query(ctx, SQL_DELIVERY_INSERT, 10, pd);
-        free(wtext);
-        if (!res)
-            rc = ctx->code;
-        else
-            PQclear(res);
+        fin_set(o, FIN_WEBHOOK_URL, wh->url);
+        fin_set(o, FIN_WEBHOOK_AUTH_HEADER, wh->auth_header_name);
+        fin_set(o, FIN_WEBHOOK_AUTH_VALUE, wh->auth_value_enc);
+        fin_set(o, FIN_WEBHOOK_SECRET, wh->secret_enc);
+        fin_take(o, FIN_WEBHOOK_BODY, wtext);
     }
-    if (rc == TM_OK && !success) {
+    if (!success) {
         /* A call_failed e-mail if the endpoint's rule asks for one and its
          * cool-down has passed (notify.h, docs/GATEWAY.md). */
         char *subject = xasprintf("[3Min API] Failed call to %s (%s): %d %s", endpoint_name, t->environment,
@@ -718,52 +724,72 @@ static enum tm_error log_call(struct tool_ctx *ctx, const struct gateway_call *i
         free(subject);
         free(text);
     }
-    if (rc == TM_OK) {
-        o->count_due = true;
-        o->count_success = success;
-        o->count_write = is_write(in->method);
-        o->latency_ms = latency;
-        o->who = *t;
-    }
-    free(log_created);
-    free(occurred_at);
+    o->count_success = success;
+    o->count_write = is_write(in->method);
+    o->latency_ms = latency;
+    o->who = *t;
     return rc;
 }
 
-/* The usage counter, daily statistics and sandbox call count of a logged
- * call: the last statement before COMMIT (see the top of this file). */
-static enum tm_error count_call(struct tool_ctx *ctx, const struct outcome *o)
+/* Writes what a logged call writes (gateway_finish): the idempotency record
+ * with the answer (request_id, result: the answer's text; both NULL for
+ * api_call), a POST's record, the call log, the webhook delivery and, last,
+ * the counters; then a usage alert if one is due (twice a period at most).
+ * If the request id was already applied, nothing is written and
+ * o->replayed/o->replay_text hold the stored answer: the caller rolls back. */
+static enum tm_error finish(struct tool_ctx *ctx, struct outcome *o, const uint8_t *request_id, const char *result)
 {
-    if (!o->count_due)
+    if (!o->logged)
         return TM_OK;
-    const struct target *t = &o->who;
-    char lat[24];
-    snprintf(lat, sizeof lat, "%lld", o->latency_ms);
+    if (request_id && result) {
+        char idp[2 + 2 * ENV_ID_LEN + 1];
+        request_id_param(request_id, idp);
+        fin_set(o, FIN_REQUEST_ID, idp);
+        fin_set(o, FIN_RESULT, result);
+    } else {
+        fin_set(o, FIN_REQUEST_ID, NULL);
+        fin_set(o, FIN_RESULT, NULL);
+    }
     /* Without a known plan (no step 6 reached) nothing is overage. */
-    char lim[24];
-    snprintf(lim, sizeof lim, "%lld", o->plan_known ? o->plan_limit : 0);
-    bool hard = !o->plan_known || o->plan_hard;
-    const char *pc[10] = {t->account_id, t->endpoint_id, t->environment, t->collab_id[0] ? t->collab_id : NULL,
-                          o->count_success ? "1" : "0", lat, o->counted ? "true" : "false",
-                          o->count_write ? "1" : "0", hard ? "true" : "false", lim};
-    PGresult *res = tool_query(ctx, SQL_COUNTERS, 10, pc);
+    fin_set(o, FIN_SUCCESS, o->count_success ? "1" : "0");
+    fin_set(o, FIN_COUNTED, o->counted ? "true" : "false");
+    fin_set(o, FIN_WRITE, o->count_write ? "1" : "0");
+    fin_set(o, FIN_HARD, !o->plan_known || o->plan_hard ? "true" : "false");
+    fin_take(o, FIN_LIMIT, xasprintf("%lld", o->plan_known ? o->plan_limit : 0));
+    PGresult *res = tool_query(ctx, SQL_FINISH, FIN_N, (const char *const *)o->fin);
     if (!res)
         return ctx->code;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return tool_fail(ctx, TM_ERR_INTERNAL, NULL, "internal error");
+    }
+    if (pg_bool(res, 0, 0)) {
+        if (PQgetisnull(res, 0, 1)) {
+            PQclear(res);
+            return tool_fail(ctx, TM_ERR_INTERNAL, NULL, "internal error");
+        }
+        o->replay_text = xstrdup(PQgetvalue(res, 0, 1));
+        o->replayed = true;
+        PQclear(res);
+        log_info("gateway.call: request already applied; answering with the stored result");
+        return TM_OK;
+    }
+    const struct target *t = &o->who;
     enum plans_alert due = PLANS_ALERT_NONE;
-    if (o->counted && o->plan_known && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
-        due = plans_alert_due(strtoll(PQgetvalue(res, 0, 0), NULL, 10), o->plan_limit,
-                              PQgetvalue(res, 0, 1)[0] == 't', PQgetvalue(res, 0, 2)[0] == 't');
+    if (o->counted && o->plan_known && !PQgetisnull(res, 0, 2))
+        due = plans_alert_due(strtoll(PQgetvalue(res, 0, 2), NULL, 10), o->plan_limit, pg_bool(res, 0, 3),
+                              pg_bool(res, 0, 4));
     if (due == PLANS_ALERT_NONE) {
         PQclear(res);
         return TM_OK;
     }
     /* Rare (twice a period at most): one more statement. */
-    const char *calls = PQgetvalue(res, 0, 0);
+    const char *calls = PQgetvalue(res, 0, 2);
     int pct = due == PLANS_ALERT_100 ? 100 : 80;
     char *subject = xasprintf("[3Min API] You have used %d%% of your monthly API calls", pct);
     char *text = xasprintf("Your account has made %s of its %lld API calls for the current 30-day period "
                            "(%d%%).\n\nThe period ends at %s.\n\n%s\n\nSee your plan and usage: %s/settings/subscription\n",
-                           calls, o->plan_limit, pct, PQgetvalue(res, 0, 4),
+                           calls, o->plan_limit, pct, PQgetvalue(res, 0, 6),
                            o->plan_hard ? (due == PLANS_ALERT_100
                                                ? "Further calls are refused with 402 quota_exceeded until the "
                                                  "period ends or the plan is upgraded."
@@ -771,7 +797,7 @@ static enum tm_error count_call(struct tool_ctx *ctx, const struct outcome *o)
                                                  "until the period ends or the plan is upgraded.")
                                         : "Calls past the limit are allowed and billed as overage.",
                            ctx->cfg->public_url);
-    const char *pa[5] = {t->account_id, PQgetvalue(res, 0, 3), due == PLANS_ALERT_100 ? "usage_100" : "usage_80",
+    const char *pa[5] = {t->account_id, PQgetvalue(res, 0, 5), due == PLANS_ALERT_100 ? "usage_100" : "usage_80",
                          subject, text};
     PGresult *ra = tool_query(ctx, due == PLANS_ALERT_100 ? SQL_ALERT100 : SQL_ALERT80, 5, pa);
     free(subject);
@@ -798,36 +824,41 @@ static const char SQL_QUOTA[] =
     "LEFT JOIN usage_counters u ON u.account_id = a.id AND u.period_start = per.period_start "
     "WHERE a.id = $1::uuid";
 
-/* Step 6's quota check: reads the plan into o (for count_call) and returns
- * 1 with the 402 answer set on o when a hard limit is used up, 0 to go on,
- * -1 on a database failure (recorded on ctx). */
+/* Step 6's quota check: reads the plan into o (for finish) and returns 1
+ * with the 402 answer set on o when a hard limit is used up, 0 to go on, -1
+ * on a database failure (recorded on ctx). A keyed call read the plan with
+ * its key (o->prefetch, columns TARGET_QUOTA on, in SQL_QUOTA's order). */
 static int gateway_quota_exhausted(struct tool_ctx *ctx, const struct target *t, struct outcome *o)
 {
-    const char *p[1] = {t->account_id};
-    PGresult *res = tool_query(ctx, SQL_QUOTA, 1, p);
-    if (!res)
-        return -1;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return 0;
+    PGresult *res = o->prefetch;
+    int c = TARGET_QUOTA;
+    if (!res) {
+        const char *p[1] = {t->account_id};
+        if (!(res = tool_query(ctx, SQL_QUOTA, 1, p)))
+            return -1;
+        c = 0;
     }
+    int rc = 0;
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, c))
+        goto out;
     o->plan_known = true;
-    o->plan_limit = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    o->plan_hard = PQgetvalue(res, 0, 1)[0] == 't';
-    long long used = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-    if (!plans_quota_blocks(o->plan_hard, o->plan_limit, used)) {
-        PQclear(res);
-        return 0;
-    }
+    o->plan_limit = strtoll(PQgetvalue(res, 0, c), NULL, 10);
+    o->plan_hard = PQgetvalue(res, 0, c + 1)[0] == 't';
+    long long used = strtoll(PQgetvalue(res, 0, c + 2), NULL, 10);
+    if (!plans_quota_blocks(o->plan_hard, o->plan_limit, used))
+        goto out;
     char *upgrade = xasprintf("%s/settings/subscription", ctx->cfg->public_url);
     json_t *details = json_pack("{s:I, s:I, s:s, s:s}", "limit", (json_int_t)o->plan_limit, "used",
-                                (json_int_t)used, "period_end", PQgetvalue(res, 0, 3), "upgrade_url", upgrade);
+                                (json_int_t)used, "period_end", PQgetvalue(res, 0, c + 3), "upgrade_url", upgrade);
     set_error(o, 402, "quota_exceeded", details,
               "the plan's %lld calls for this 30-day period are used up; upgrade the plan or wait for the "
               "period to end", o->plan_limit);
     free(upgrade);
-    PQclear(res);
-    return 1;
+    rc = 1;
+out:
+    if (res != o->prefetch)
+        PQclear(res);
+    return rc;
 }
 
 /* ---- the pipeline ------------------------------------------------------- */
@@ -871,7 +902,7 @@ static enum tm_error pipeline(struct tool_ctx *ctx, const struct gateway_call *i
 
     /* Steps 1-2. */
     struct target t;
-    int found = find_target(ctx, in, &t);
+    int found = find_target(ctx, in, &t, &o->prefetch);
     if (found < 0)
         return ctx->code;
     if (!found) {
@@ -893,14 +924,7 @@ static enum tm_error pipeline(struct tool_ctx *ctx, const struct gateway_call *i
         return TM_OK;
     }
 
-    /* From here on the call is logged. */
-    if (in->request_id) {
-        int claimed = claim_request(ctx, in->request_id, t.account_id, o);
-        if (claimed < 0)
-            return ctx->code;
-        if (claimed == 0)
-            return TM_OK;
-    }
+    /* From here on the call is logged; finish claims the request id. */
     if (in->record_id && gateway_is_record_id(in->record_id))
         snprintf(o->record_id, sizeof o->record_id, "%s", in->record_id);
 
@@ -999,28 +1023,35 @@ static enum tm_error pipeline(struct tool_ctx *ctx, const struct gateway_call *i
         }
     }
 
-    /* Step 8: this environment's fields (and its webhook, for step 9). */
+    /* Step 8: this environment's fields (and its webhook, for step 9); a
+     * keyed call read them with its key (o->prefetch, columns TARGET_CONFIG
+     * on, in SQL_CONFIG's order). */
     {
-        const char *p[3] = {t.endpoint_id, t.environment, t.account_id};
-        PGresult *res = tool_query(ctx, SQL_CONFIG, 3, p);
+        PGresult *res = o->prefetch;
+        int c = TARGET_CONFIG;
         if (!res) {
-            rc = ctx->code;
-            goto out;
+            const char *p[3] = {t.endpoint_id, t.environment, t.account_id};
+            if (!(res = tool_query(ctx, SQL_CONFIG, 3, p))) {
+                rc = ctx->code;
+                goto out;
+            }
+            c = 0;
         }
-        if (PQntuples(res) != 1) {
-            PQclear(res);
+        if (PQntuples(res) != 1 || PQgetisnull(res, 0, c)) {
+            if (res != o->prefetch)
+                PQclear(res);
             rc = tool_fail(ctx, TM_ERR_INTERNAL, NULL, "internal error");
             goto out;
         }
         json_error_t jerr;
-        fields = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
+        fields = json_loads(PQgetvalue(res, 0, c), 0, &jerr);
         if (!json_is_array(fields)) {
             json_decref(fields);
             fields = json_array();
         }
-        endpoint_name = xstrdup(PQgetvalue(res, 0, 1));
-        bool stored_on = !PQgetisnull(res, 0, 2) && !PQgetisnull(res, 0, 5) && pg_bool(res, 0, 6);
-        bool has_secret = !PQgetisnull(res, 0, 5);
+        endpoint_name = xstrdup(PQgetvalue(res, 0, c + 1));
+        bool stored_on = !PQgetisnull(res, 0, c + 2) && !PQgetisnull(res, 0, c + 5) && pg_bool(res, 0, c + 6);
+        bool has_secret = !PQgetisnull(res, 0, c + 5);
         const json_t *ov = in->webhook && !json_is_null(in->webhook) ? in->webhook : NULL;
         if (write && ov && has_secret) {
             wh.on = true;
@@ -1030,7 +1061,8 @@ static enum tm_error pipeline(struct tool_ctx *ctx, const struct gateway_call *i
             if (auth && *auth) {
                 const struct keybox *kb = gateway_keybox(ctx->cfg);
                 if (!kb) {
-                    PQclear(res);
+                    if (res != o->prefetch)
+                        PQclear(res);
                     rc = tool_fail(ctx, TM_ERR_INTERNAL, NULL, "internal error");
                     goto out;
                 }
@@ -1040,17 +1072,18 @@ static enum tm_error pipeline(struct tool_ctx *ctx, const struct gateway_call *i
                 free(box);
                 wh.auth_header_name = xstrdup(hdr && *hdr ? hdr : "Authorization");
             }
-            wh.secret_enc = xstrdup(PQgetvalue(res, 0, 5));
+            wh.secret_enc = xstrdup(PQgetvalue(res, 0, c + 5));
         } else if (write && stored_on) {
             wh.on = true;
-            wh.url = xstrdup(PQgetvalue(res, 0, 2));
-            if (!PQgetisnull(res, 0, 3) && !PQgetisnull(res, 0, 4)) {
-                wh.auth_header_name = xstrdup(PQgetvalue(res, 0, 3));
-                wh.auth_value_enc = xstrdup(PQgetvalue(res, 0, 4));
+            wh.url = xstrdup(PQgetvalue(res, 0, c + 2));
+            if (!PQgetisnull(res, 0, c + 3) && !PQgetisnull(res, 0, c + 4)) {
+                wh.auth_header_name = xstrdup(PQgetvalue(res, 0, c + 3));
+                wh.auth_value_enc = xstrdup(PQgetvalue(res, 0, c + 4));
             }
-            wh.secret_enc = xstrdup(PQgetvalue(res, 0, 5));
+            wh.secret_enc = xstrdup(PQgetvalue(res, 0, c + 5));
         }
-        PQclear(res);
+        if (res != o->prefetch)
+            PQclear(res);
     }
     if (has_body) {
         json_t *problems = NULL;
@@ -1105,29 +1138,31 @@ static enum tm_error pipeline(struct tool_ctx *ctx, const struct gateway_call *i
         char *search = gateway_search_text(fields, payload);
         if (!text)
             fatal("out of memory");
-        PGresult *res;
         if (!strcmp(in->method, "POST")) {
+            /* finish inserts the record (gateway_finish), after the request
+             * id's claim: a resent POST writes nothing. */
             uint8_t rnd[10];
             random_bytes(rnd, sizeof rnd);
             gateway_record_id(now_ms(), rnd, o->record_id);
-            const char *p[7] = {o->record_id, t.account_id, t.endpoint_id, t.environment, text, search,
-                                t.api_key_id[0] ? t.api_key_id : NULL};
-            res = tool_query(ctx, SQL_RECORD_INSERT, 7, p);
+            fin_set(o, FIN_RECORD_ID, o->record_id);
+            fin_take(o, FIN_RECORD_PAYLOAD, text);
+            fin_take(o, FIN_RECORD_SEARCH, search);
+            fin_set(o, FIN_CREATED_BY, t.api_key_id[0] ? t.api_key_id : NULL);
         } else {
             const char *p[6] = {o->record_id, t.account_id, t.endpoint_id, t.environment, text, search};
-            res = tool_query(ctx, SQL_RECORD_REPLACE, 6, p);
-        }
-        free(text);
-        free(search);
-        if (!res) {
-            rc = ctx->code;
-            goto out;
-        }
-        int n = PQntuples(res);
-        PQclear(res);
-        if (n != 1) {
-            set_error(o, 404, "record_not_found", NULL, "no record with this id");
-            goto log;
+            PGresult *res = tool_query(ctx, SQL_RECORD_REPLACE, 6, p);
+            free(text);
+            free(search);
+            if (!res) {
+                rc = ctx->code;
+                goto out;
+            }
+            int n = PQntuples(res);
+            PQclear(res);
+            if (n != 1) {
+                set_error(o, 404, "record_not_found", NULL, "no record with this id");
+                goto log;
+            }
         }
         record_payload = json_incref(payload);
         set_answer(o, 202, json_pack("{s:s, s:s, s:s}", "id", o->record_id, "status", "queued", "environment",
@@ -1185,6 +1220,9 @@ static void outcome_free(struct outcome *o)
     json_decref(o->headers);
     json_decref(o->body);
     free(o->replay_text);
+    PQclear(o->prefetch);
+    for (int i = 0; i < FIN_N; i++)
+        free(o->fin[i]);
 }
 
 enum tm_error gateway_run(struct tool_ctx *ctx, const struct gateway_call *in, int *status, json_t **headers,
@@ -1193,8 +1231,8 @@ enum tm_error gateway_run(struct tool_ctx *ctx, const struct gateway_call *in, i
     struct outcome o;
     memset(&o, 0, sizeof o);
     enum tm_error rc = pipeline(ctx, in, &o);
-    if (rc == TM_OK && !o.replayed)
-        rc = count_call(ctx, &o);
+    if (rc == TM_OK)
+        rc = finish(ctx, &o, NULL, NULL);   /* the tool's own request id covers api_call */
     log_id[0] = '\0';
     if (rc != TM_OK) {
         outcome_free(&o);
@@ -1287,40 +1325,28 @@ enum tm_error gateway_handle(struct tool_ctx *ctx, const json_t *args, char **ou
         outcome_free(&o);
         return rc;
     }
-    if (o.replayed) {
-        db_exec(db, "ROLLBACK");
-        *out = o.replay_text;
-        o.replay_text = NULL;
-        outcome_free(&o);
-        return TM_OK;
-    }
     json_t *result = json_pack("{s:i, s:O, s:O, s:s?}", "status", o.status, "headers", o.headers, "body", o.body,
                                "log_id", o.logged ? o.log_id : NULL);
     char *text = json_dumps(result, JSON_COMPACT);
     json_decref(result);
     if (!text)
         fatal("out of memory");
-    if (o.logged && in.request_id) {
-        char idp[2 + 2 * ENV_ID_LEN + 1];
-        request_id_param(in.request_id, idp);
-        const char *p[2] = {idp, text};
-        PGresult *res = tool_query(ctx, SQL_APPLY_STORE, 2, p);
-        if (!res) {
-            free(text);
-            if (!db_broken(db))
-                db_exec(db, "ROLLBACK");
-            outcome_free(&o);
-            return ctx->code;
-        }
-        PQclear(res);
-    }
-    enum tm_error crc = count_call(ctx, &o);
+    enum tm_error crc = finish(ctx, &o, in.request_id, text);
     if (crc != TM_OK) {
         free(text);
         if (!db_broken(db))
             db_exec(db, "ROLLBACK");
         outcome_free(&o);
         return crc;
+    }
+    if (o.replayed) {
+        /* An earlier copy of this request committed: its answer, and none of this run's writes. */
+        free(text);
+        db_exec(db, "ROLLBACK");
+        *out = o.replay_text;
+        o.replay_text = NULL;
+        outcome_free(&o);
+        return TM_OK;
     }
     if (!db_exec(db, "COMMIT")) {
         free(text);

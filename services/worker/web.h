@@ -75,6 +75,22 @@ enum tm_error web_audit_list(struct tool_ctx *ctx, const json_t *args, json_t **
 enum tm_error web_session_logout(struct tool_ctx *ctx, const json_t *args, json_t **result);
 enum tm_error web_profile_password(struct tool_ctx *ctx, const json_t *args, json_t **result);
 
+/* ---- AI integration: MCP API keys and connected apps (web_ai.c) ---- */
+enum tm_error web_mcpkeys_list(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_mcpkeys_get(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_mcpkeys_create(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_mcpkeys_rename(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_mcpkeys_regenerate(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_mcpkeys_delete(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_apps_list(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_apps_get(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_apps_revoke(struct tool_ctx *ctx, const json_t *args, json_t **result);
+
+/* ---- subscription (web_subscription.c) ---- */
+enum tm_error web_subscription_get(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_subscription_change(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_subscription_cancel(struct tool_ctx *ctx, const json_t *args, json_t **result);
+
 /* ---- accounts before sign-in: op `auth`, principal anon (web_accounts.c) ---- */
 enum tm_error auth_web_signup(struct tool_ctx *ctx, const json_t *args, json_t **result);
 enum tm_error auth_web_verify(struct tool_ctx *ctx, const json_t *args, json_t **result);

@@ -34,9 +34,21 @@ static const struct web_handler handlers[] = {
 
     /* collaborators: keys and invitations of an endpoint */
 
-    /* AI integration: MCP API keys, connected apps (/settings/ai) */
+    /* AI integration: MCP API keys, connected apps (/settings/ai, web_ai.c) */
+    {"mcpkeys.list", web_mcpkeys_list, true},
+    {"mcpkeys.get", web_mcpkeys_get, true},
+    {"mcpkeys.create", web_mcpkeys_create, false},
+    {"mcpkeys.rename", web_mcpkeys_rename, false},
+    {"mcpkeys.regenerate", web_mcpkeys_regenerate, false},
+    {"mcpkeys.delete", web_mcpkeys_delete, false},
+    {"apps.list", web_apps_list, true},
+    {"apps.get", web_apps_get, true},
+    {"apps.revoke", web_apps_revoke, false},
 
-    /* subscription (/settings/subscription) */
+    /* subscription (/settings/subscription, web_subscription.c) */
+    {"subscription.get", web_subscription_get, true},
+    {"subscription.change", web_subscription_change, false},
+    {"subscription.cancel", web_subscription_cancel, false},
 
     /* archives (/archives) */
 
