@@ -50,11 +50,7 @@ const char *admin_parse_scopes(const char *s, uint32_t *bits);
 /* Writes the PostgreSQL array literal for the bits, e.g. "{read,write}". */
 void admin_scopes_literal(uint32_t bits, char *out, size_t cap);
 
-/* MCP key material: "tm_mcp_" + base64url(32 random bytes). The database
- * keeps SHA-256 of the whole key text and its first ADMIN_KEY_PREFIX_LEN
- * characters, which are safe to show. */
-#define ADMIN_KEY_TAG "tm_mcp_"
-#define ADMIN_KEY_PREFIX_LEN 11
+/* MCP key material (tag, length, hash, prefix): common/mcpkey.h. */
 
 /* ---- admin_db.c */
 /* Connects to DATABASE_URL; on failure prints why and returns NULL. */

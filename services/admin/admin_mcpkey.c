@@ -3,11 +3,13 @@
  * Code, Cursor and scripts. A key is "tm_mcp_" + base64url(32 random bytes),
  * shown once; the database keeps only SHA-256 of the key text (what the edge
  * computes from the Bearer header) and its first 11 characters for display.
+ * The key material is common/mcpkey.c, shared with the dashboard.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/mcpkey.h"
 #include "common/util.h"
 #include "services/admin/admin.h"
 
@@ -43,21 +45,14 @@ int admin_mcpkey_create(PGconn *c, const char *email, const char *name, const ch
     if (acct == NULL)
         return ADMIN_FAIL;
 
-    uint8_t raw[32], hash[32];
-    random_bytes(raw, sizeof raw);
-    char *enc = b64url_encode(raw, sizeof raw);
-    char *key = xasprintf("%s%s", ADMIN_KEY_TAG, enc);
-    free(enc);
-    sha256(key, strlen(key), hash);
-    char prefix[ADMIN_KEY_PREFIX_LEN + 1];
-    memcpy(prefix, key, ADMIN_KEY_PREFIX_LEN);
-    prefix[ADMIN_KEY_PREFIX_LEN] = '\0';
+    struct mcpkey k;
+    mcpkey_new(&k);
     char lit[64];
     admin_scopes_literal(bits, lit, sizeof lit);
 
     /* The hash travels as a binary parameter: bytea without escaping. */
-    const char *params[] = {acct, name, (const char *)hash, prefix, lit};
-    const int lens[] = {0, 0, (int)sizeof hash, 0, 0};
+    const char *params[] = {acct, name, (const char *)k.hash, k.prefix, lit};
+    const int lens[] = {0, 0, (int)sizeof k.hash, 0, 0};
     const int fmts[] = {0, 0, 1, 0, 0};
     PGresult *r = PQexecParams(c,
                                "INSERT INTO mcp_api_keys (account_id, name, key_hash, prefix, "
@@ -66,16 +61,14 @@ int admin_mcpkey_create(PGconn *c, const char *email, const char *name, const ch
     int rc = ADMIN_FAIL;
     if (PQresultStatus(r) == PGRES_TUPLES_OK) {
         fprintf(stderr, "created MCP key %s (%s…) for %s; it is shown only now\n",
-                PQgetvalue(r, 0, 0), prefix, email);
-        printf("%s\n", key);
+                PQgetvalue(r, 0, 0), k.prefix, email);
+        printf("%s\n", k.key);
         rc = ADMIN_OK;
     } else {
         fprintf(stderr, "3min: creating the key failed: %s", PQerrorMessage(c));
     }
     PQclear(r);
-    explicit_bzero(raw, sizeof raw);
-    explicit_bzero(key, strlen(key));
-    free(key);
+    mcpkey_wipe(&k);
     free(acct);
     return rc;
 }
