@@ -24,7 +24,7 @@
 
 #define TRACK_BUCKETS 1024
 #define TRACK_MAX 65536            /* requests awaiting a reply whose start we remember */
-#define POLL_MS 1000               /* workers asked once a second while scraped */
+#define POLL_MS 1000               /* workers asked about once a second while scraped */
 #define POLL_MAX_ASKS 64
 #define POLL_DEADLINE_MS 2000
 #define SCRAPED_RECENTLY_MS (5 * 60 * 1000)
@@ -313,12 +313,26 @@ static void on_worker_metrics(void *arg, enum dispatch_status status, const stru
     json_decref(v);
 }
 
+/* The next ask in 0.75 to 1.25 POLL_MS: a fixed period would lock onto the
+ * scrape interval (both start at the first scrape), and every scrape would
+ * then find the workers' threads busy answering the asks. */
+static void arm_poll(void)
+{
+    uint32_t r;
+    random_bytes(&r, sizeof r);
+    int ms = POLL_MS * 3 / 4 + (int)(r % (POLL_MS / 2 + 1));
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    event_add(M.poll, &tv);
+}
+
 static void on_poll(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     (void)arg;
     expire_workers();
+    if (!event_pending(M.poll, EV_TIMEOUT, NULL))
+        arm_poll();
     if (M.poll_inflight || mono_ms() - M.last_scrape_mono > SCRAPED_RECENTLY_MS || M.e->draining)
         return;
     /* One ask per waiting worker thread: each goes to a different thread, so
@@ -361,10 +375,14 @@ static bool allowed(struct edge *e, struct evhttp_request *req)
 
 static void fill_gauges(struct edge *e)
 {
+    /* Without the edge's own health.metrics asks: monitoring is not load.
+     * With nothing queued every ask is at a thread that would otherwise be
+     * idle; with a queue, no thread is idle either way. */
+    int queued = dispatch_queued(e->dispatch);
     metric_set(M.in_flight, NULL, e->active);
-    metric_set(M.dispatch_in_flight, NULL, dispatch_inflight(e->dispatch));
-    metric_set(M.queue_depth, NULL, dispatch_queued(e->dispatch));
-    metric_set(M.idle_threads, NULL, dispatch_idle_threads(e->dispatch));
+    metric_set(M.dispatch_in_flight, NULL, dispatch_inflight(e->dispatch) - M.poll_inflight);
+    metric_set(M.queue_depth, NULL, queued);
+    metric_set(M.idle_threads, NULL, dispatch_idle_threads(e->dispatch) + (queued ? 0 : M.poll_inflight));
     metric_set(M.workers_connected, NULL, dispatch_workers(e->dispatch));
     metric_set(M.workers_ready, NULL, dispatch_ready(e->dispatch) ? 1 : 0);
     metric_set(M.workers_reporting, NULL, M.nworkers);
@@ -389,9 +407,8 @@ static void serve(struct edge *e, struct evhttp_request *req, bool trusted)
     }
     if (!M.poll) {
         M.e = e;
-        M.poll = event_new(e->base, -1, EV_PERSIST, on_poll, NULL);
-        struct timeval tv = {POLL_MS / 1000, (POLL_MS % 1000) * 1000};
-        event_add(M.poll, &tv);
+        M.poll = event_new(e->base, -1, 0, on_poll, NULL);
+        arm_poll();
     }
     bool first = M.last_scrape_mono == 0;
     M.last_scrape_mono = mono_ms();

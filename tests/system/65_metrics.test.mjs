@@ -162,7 +162,7 @@ test('tool calls are counted by tool and outcome, with a latency histogram', asy
 
   // The workers' own counters arrive through the edge, one `worker` label per process.
   const m = await scrapeUntil((x) => {
-    const workers = new Set(x.samples.filter((s) => s.name === 'tm_worker_requests_total').map((s) => s.labels.worker));
+    const workers = new Set(x.samples.filter((s) => s.name === 'tm_worker_threads').map((s) => s.labels.worker));
     return workers.size === 2
       && sum(x, 'tm_worker_requests_total', { op: 'tool', name: 'endpoints_list', outcome: 'ok' })
         >= sum(after, 'tm_tool_calls_total', { tool: 'endpoints_list', outcome: 'ok' });
@@ -172,6 +172,10 @@ test('tool calls are counted by tool and outcome, with a latency histogram', asy
   assert.equal(sum(m, 'tm_workers_reporting'), 2);
   for (const s of m.samples.filter((x) => x.name.startsWith('tm_worker_'))) assert.match(s.labels.worker, /^.+:\d+$/);
   assert.equal(sum(m, 'tm_worker_threads'), 2 * 4, 'WORKER_THREADS (4) per worker');
+  // The edge's heartbeats and metrics asks are not counted as work, nor as in flight.
+  assert.ok(!m.samples.some((s) => s.name === 'tm_worker_requests_total' && s.labels.name.startsWith('health.')));
+  assert.ok(sum(m, 'tm_worker_requests_total', { op: 'auth', name: 'auth.resolve_mcp_key' }) >= 1, 'the key lookup');
+  assert.equal(sum(m, 'tm_dispatch_in_flight'), 0);
 
   // Prometheus's own linter accepts the whole page, workers' families included.
   const lint = spawnSync('promtool', ['check', 'metrics'], { input: m.text, encoding: 'utf8' });
