@@ -47,6 +47,9 @@ static const char SQL_MAIL_PRUNE[] =
 static const char SQL_MAIL_LOG[] = "INSERT INTO account_mail_log (email, kind, ip) VALUES (lower($1), $2, $3)";
 static const char SQL_SIGNUP[] = "SELECT id::text, created, verified FROM signup_account($1, $2)";
 static const char SQL_SET_ACCOUNT[] = "SELECT set_config('app.account_id', $1, true)";
+/* An account's spent links go when it gets a new one, so the table stays small. */
+static const char SQL_TOKEN_PRUNE[] =
+    "DELETE FROM account_tokens WHERE account_id = $1::uuid AND (used_at IS NOT NULL OR expires_at <= now())";
 static const char SQL_TOKEN_INSERT[] =
     "INSERT INTO account_tokens (token_hash, account_id, purpose, password_hash, expires_at) "
     "VALUES ($1::bytea, $2::uuid, $3, $4, now() + $5::interval)";
@@ -108,6 +111,9 @@ static bool queue_mail(struct tool_ctx *ctx, const char *account_id, const char 
 static char *new_token(struct tool_ctx *ctx, const char *account_id, const char *purpose, const char *password_hash,
                        const char *lifetime)
 {
+    const char *a[1] = {account_id};
+    if (!run(ctx, SQL_TOKEN_PRUNE, 1, a))
+        return NULL;
     char hp[AUTH_HASH_PARAM_LEN];
     char *token = auth_secret_new(hp);
     const char *p[5] = {hp, account_id, purpose, password_hash, lifetime};
