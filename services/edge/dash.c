@@ -45,8 +45,12 @@ static const struct dash_page pages[] = {
     {"/settings/profile", false, true, M_GET, dash_page_profile},
     {"/settings/profile/password", false, true, M_POST, dash_page_profile_password},
 
-    /* APIs: the list, and each endpoint under /dashboard/endpoints/{id} */
+    /* APIs: the list, and each endpoint under /dashboard/endpoints/{id} (dash_apis.c). Every path below
+     * /dashboard/endpoints/ goes to dash_page_endpoint, which serves {id} and {id}/{reveal,regenerate,delete};
+     * a page of another module below /dashboard/endpoints/{id}/ needs its row ABOVE this one and must
+     * check its own suffix. */
     {"/dashboard", false, true, M_GET, dash_page_dashboard},
+    {"/dashboard/endpoints/", true, true, M_GET | M_POST, dash_page_endpoint},
 
     /* AI integration: /settings/ai (dash_ai.c) */
     {"/settings/ai", false, true, M_GET, dash_page_ai},

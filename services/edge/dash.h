@@ -125,8 +125,10 @@ void dash_page_reset(struct dash_req *d);
 void dash_page_logout(struct dash_req *d);
 void dash_page_profile(struct dash_req *d);
 void dash_page_profile_password(struct dash_req *d);
-void dash_page_dashboard(struct dash_req *d);
 void dash_page_audit(struct dash_req *d);
+/* APIs (dash_apis.c): /dashboard and /dashboard/endpoints/{id}[/action] */
+void dash_page_dashboard(struct dash_req *d);
+void dash_page_endpoint(struct dash_req *d);
 /* AI integration (dash_ai.c): MCP API keys and connected apps */
 void dash_page_ai(struct dash_req *d);
 void dash_page_ai_key_create(struct dash_req *d);

@@ -1,8 +1,7 @@
 /*
  * dash_accounts — the dashboard's account pages (docs/DASHBOARD.md,
  * "Accounts"): sign-in, sign-up, e-mail verification, password reset, sign
- * out, the password on the profile page, and the first signed-in pages (the
- * APIs list and the audit log).
+ * out, the password on the profile page, and the audit log.
  *
  * Before sign-in the forms carry the double-submit CSRF cookie of the OAuth
  * sign-in page (web_csrf_token); after it, the session's own token. Every
@@ -391,54 +390,6 @@ void dash_page_profile_password(struct dash_req *d)
         return;
     }
     dash_call(d, "profile.password", json_pack("{s:s, s:s}", "password", pw, "new_password", np), on_password);
-}
-
-/* ---- APIs ------------------------------------------------------------------------------------ */
-
-static void on_endpoints(struct dash_req *d, const struct dash_answer *a)
-{
-    if (!a->ok) {
-        dash_fail(d, a);
-        return;
-    }
-    json_t *items = json_object_get(a->result, "items");
-    struct strbuf b;
-    sb_init(&b, 4096);
-    if (!json_array_size(items)) {
-        dash_put(&b, "<p>No APIs yet. Ask your AI assistant to create one: it connects through "
-                     "<a href=\"/settings/ai\">AI Integration</a>.</p>\n");
-    } else {
-        dash_put(&b, "<div class=\"table\"><table>\n<thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Slug</th>"
-                     "<th scope=\"col\">Status</th></tr></thead>\n<tbody>\n");
-        size_t i;
-        json_t *it;
-        json_array_foreach(items, i, it)
-        {
-            const char *id = json_string_value(json_object_get(it, "id"));
-            dash_put(&b, "<tr><td><a href=\"/dashboard/endpoints/");
-            dash_esc(&b, id);
-            dash_put(&b, "\">");
-            dash_esc(&b, json_string_value(json_object_get(it, "name")));
-            dash_put(&b, "</a></td><td><code>");
-            dash_esc(&b, json_string_value(json_object_get(it, "slug")));
-            dash_put(&b, "</code></td><td>");
-            const char *status = json_string_value(json_object_get(it, "status"));
-            dash_esc(&b, status);
-            if (status && !strcmp(status, "deployed")) {
-                char v[32];
-                snprintf(v, sizeof v, " (v%lld)", (long long)json_integer_value(json_object_get(it, "prod_version")));
-                dash_esc(&b, v);
-            }
-            dash_put(&b, "</td></tr>\n");
-        }
-        dash_put(&b, "</tbody></table></div>\n");
-    }
-    render(d, 200, "Your APIs", &b);
-}
-
-void dash_page_dashboard(struct dash_req *d)
-{
-    dash_call(d, "endpoints.list", NULL, on_endpoints);
 }
 
 /* ---- audit log --------------------------------------------------------------------------------- */

@@ -70,7 +70,6 @@ const char *web_password_problem(const char *password);
 #define WEB_PASSWORD_MAX 1024
 
 /* ---- handlers (web_ops.c and the page modules) ---- */
-enum tm_error web_endpoints_list(struct tool_ctx *ctx, const json_t *args, json_t **result);
 enum tm_error web_audit_list(struct tool_ctx *ctx, const json_t *args, json_t **result);
 enum tm_error web_session_logout(struct tool_ctx *ctx, const json_t *args, json_t **result);
 enum tm_error web_profile_password(struct tool_ctx *ctx, const json_t *args, json_t **result);
@@ -90,6 +89,13 @@ enum tm_error web_apps_revoke(struct tool_ctx *ctx, const json_t *args, json_t *
 enum tm_error web_subscription_get(struct tool_ctx *ctx, const json_t *args, json_t **result);
 enum tm_error web_subscription_change(struct tool_ctx *ctx, const json_t *args, json_t **result);
 enum tm_error web_subscription_cancel(struct tool_ctx *ctx, const json_t *args, json_t **result);
+
+/* APIs (web_apis.c) */
+enum tm_error web_endpoints_list(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_endpoint_detail(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_endpoint_reveal(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_endpoint_regenerate_key(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_endpoint_delete(struct tool_ctx *ctx, const json_t *args, json_t **result);
 
 /* ---- accounts before sign-in: op `auth`, principal anon (web_accounts.c) ---- */
 enum tm_error auth_web_signup(struct tool_ctx *ctx, const json_t *args, json_t **result);

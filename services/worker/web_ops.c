@@ -29,8 +29,12 @@ static const struct web_handler handlers[] = {
     {"profile.password", web_profile_password, false},
     {"audit.list", web_audit_list, true},
 
-    /* APIs: /dashboard, /dashboard/endpoints/{id} */
+    /* APIs: /dashboard, /dashboard/endpoints/{id} (web_apis.c) */
     {"endpoints.list", web_endpoints_list, true},
+    {"endpoints.detail", web_endpoint_detail, true},
+    {"endpoints.reveal", web_endpoint_reveal, false},
+    {"endpoints.regenerate_key", web_endpoint_regenerate_key, false},
+    {"endpoints.delete", web_endpoint_delete, false},
 
     /* collaborators: keys and invitations of an endpoint */
 
@@ -322,28 +326,5 @@ enum tm_error web_profile_password(struct tool_ctx *ctx, const json_t *args, jso
     if (web_audit(ctx, "password.change", "account", ctx->who->account_id, details) != TM_OK)
         return ctx->code;
     *result = json_pack("{s:b, s:i}", "changed", 1, "other_sessions_revoked", revoked);
-    return TM_OK;
-}
-
-/* ---- APIs ----------------------------------------------------------------------- */
-
-static const char SQL_ENDPOINTS[] =
-    "SELECT COALESCE(json_agg(json_build_object('id', e.id, 'name', e.name, 'slug', e.slug, 'active', e.active, "
-    "'prod_version', e.prod_version, 'status', CASE WHEN NOT e.active THEN 'inactive' WHEN e.prod_version > 0 "
-    "THEN 'deployed' ELSE 'draft' END, 'created_at', to_char(e.created_at AT TIME ZONE 'UTC', "
-    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')) ORDER BY e.created_at DESC, e.id DESC), '[]')::text "
-    "FROM endpoints e WHERE e.account_id = $1::uuid AND e.deleted_at IS NULL";
-
-/* endpoints.list {} -> {items:[{id, name, slug, active, prod_version, status, created_at}]} */
-enum tm_error web_endpoints_list(struct tool_ctx *ctx, const json_t *args, json_t **result)
-{
-    (void)args;
-    const char *p[1] = {ctx->who->account_id};
-    PGresult *res = tool_query(ctx, SQL_ENDPOINTS, 1, p);
-    if (!res)
-        return ctx->code;
-    ctx->raw_result = xasprintf("{\"items\":%s}", PQgetvalue(res, 0, 0));
-    PQclear(res);
-    (void)result;
     return TM_OK;
 }
