@@ -288,7 +288,21 @@ EOF
 wrk_script "$TMP/list.lua" "$LIST_BODY"
 wrk_script "$TMP/call.lua" "$CALL_BODY"
 
-declare -A RPS P50 P99 REQS OTHER
+declare -A RPS P50 P99 REQS OTHER CPU
+# CPU time (user + system, clock ticks) of PostgreSQL (the postmaster and
+# its backends), the workers and the edge, as "pg workers edge": the CPU each
+# spends per request is a figure that the machine's other load disturbs much
+# less than requests per second.
+PG_PID_FILE=$(_pg_base "$TMP/pg")/data/postmaster.pid
+cpu_ticks() {
+  local pm pg w e
+  pm=$(head -1 "$PG_PID_FILE" 2>/dev/null) || pm=
+  sum() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$(( t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0) )); done; echo "$t"; }
+  pg=$(sum $pm $( [ -n "$pm" ] && pgrep -P "$pm"))
+  w=$(sum "${WORKER_PIDS[@]}")
+  e=$(sum "$EDGE_PID")
+  echo "$pg $w $e"
+}
 # measure NAME SCRIPT URL CONNECTIONS: warm-up, then the measured run. The
 # command in MEASURE_HOOK (if set) runs between the two.
 measure() {
@@ -300,7 +314,10 @@ measure() {
   ${MEASURE_HOOK:-}
   # --timeout 10s: a slow answer is a latency to report, not a socket error
   # (wrk's default 2 s would drop the tail from the percentiles).
+  local cpu0 cpu1
+  cpu0=$(cpu_ticks)
   out=$(wrk -t"$t" -c"$c" -d"$DURATION" --timeout 10s --latency -s "$script" "$url" 2>&1) || die "wrk of $name failed: $out"
+  cpu1=$(cpu_ticks)
   printf '== %s, %s connections\n%s\n\n' "$name" "$c" "$out" >>"$OUT_DIR/wrk-latest.txt"
   line=$(grep '^RESULT ' <<<"$out") || die "wrk printed no result for $name: $out"
   local non2xx sockerr
@@ -313,6 +330,10 @@ measure() {
   P99[$name/$c]=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$line")
   REQS[$name/$c]=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$line")
   OTHER[$name/$c]=$(sed -n 's/.* other=\([0-9]*\).*/\1/p' <<<"$line")
+  # µs of CPU per request: PostgreSQL, workers, edge.
+  CPU[$name/$c]=$(awk -v a="$cpu0" -v b="$cpu1" -v n="${REQS[$name/$c]}" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+    split(a, x, " "); split(b, y, " "); f = (n > 0) ? 1e6 / hz / n : 0
+    printf "%.0f %.0f %.0f", (y[1] - x[1]) * f, (y[2] - x[2]) * f, (y[3] - x[3]) * f }')
   log "$(printf '%-14s %3d conns: %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms' "$name" "$c" \
     "${RPS[$name/$c]}" "${P50[$name/$c]}" "${P99[$name/$c]}")"
 }
@@ -445,11 +466,11 @@ log "spot check: gateway POST to /api/v1/data/$GW_SLUG answers 202 and $rid read
 # The gateway's database ceiling: the statements the worker runs for one
 # POST (services/worker/gateway.c), taken from the source like the list SQL,
 # with the parameters the worker would pass, as one transaction per request:
-# resolve the key (and set app.account_id), claim the request id, read the
-# plan and the period's usage (quota), read the fields and webhook, insert the record, insert the call log, store the
-# answer for idempotency, the usage / daily stats / sandbox-count upserts
-# (last, as the worker does, since every call of the endpoint waits for them).
-GW_SQL_NAMES=(SQL_RESOLVE_KEY SQL_APPLY_INSERT SQL_QUOTA SQL_CONFIG SQL_RECORD_INSERT SQL_LOG_INSERT SQL_APPLY_STORE SQL_COUNTERS)
+# SQL_TARGET (gateway_target: the key, app.account_id, the fields and
+# webhook, the plan and the period's usage) and SQL_FINISH (gateway_finish:
+# the idempotency record with the answer, the record, the call log, and last
+# the usage / sandbox-count / daily-stats upserts).
+GW_SQL_NAMES=(SQL_TARGET SQL_FINISH)
 extract_gateway_sql() {
   local pre n
   pre=$(cc -E -P -I"$ROOT" -D_GNU_SOURCE "$ROOT/services/worker/gateway.c" $(pkg-config --cflags libpq jansson libsodium 2>/dev/null)) ||
@@ -477,17 +498,15 @@ read -r GW_PLAN_LIMIT GW_PLAN_HARD < <(psql_owner -F' ' -c "SELECT p.monthly_lim
 [ "$GW_PLAN_HARD" = f ] || die "the bench account is not on a plan without a hard limit"
 {
   printf '%s\n%s\n\n' "${GW_SQL[0]}" "\\x$GW_KEY_HASH"
-  printf '%s\n%s\n%s\n\n' "${GW_SQL[1]}" '\x{seq}' "$ACCOUNT_ID"
-  printf '%s\n%s\n\n' "${GW_SQL[2]}" "$ACCOUNT_ID"
-  printf '%s\n%s\n%s\n%s\n\n' "${GW_SQL[3]}" "$GW_ENDPOINT" sandbox "$ACCOUNT_ID"
-  printf '%s\n' "${GW_SQL[4]}" 'rec_{seq}' "$ACCOUNT_ID" "$GW_ENDPOINT" sandbox "$GW_BODY" "ada@example.com" "$GW_API_KEY_ID"
-  printf '\n'
-  printf '%s\n' "${GW_SQL[5]}" "$ACCOUNT_ID" "$GW_ENDPOINT" sandbox POST create 'rec_{seq}' owner "$GW_API_KEY_ID" '\N' \
-    202 success '\N' '\N' 1 "$GW_BODY" "${#GW_BODY}" false "$GW_RESP" "$(( ${#GW_RESP} + 27 ))" false 127.0.0.1 '\N' "$GW_SEARCH_LOG"
-  printf '\n%s\n%s\n%s\n\n' "${GW_SQL[6]}" '\x{seq}' "{\"status\":202,\"headers\":{},\"body\":$GW_RESP,\"log_id\":\"00000000-0000-4000-8000-000000000000\"}"
-  # The counters: whose call, success, latency, counted, a write, the
+  # gateway_finish's parameters in the worker's order (enum fin_param): the
+  # request id and the stored answer; the record; the call log (its id a
+  # fresh uuid: 32 hex digits); no webhook; success, counted, a write, the
   # plan's hard flag and limit (for overage).
-  printf '%s\n' "${GW_SQL[7]}" "$ACCOUNT_ID" "$GW_ENDPOINT" sandbox '\N' 1 1 true 1 false "$GW_PLAN_LIMIT"
+  printf '%s\n' "${GW_SQL[1]}" '\x{seq}' "{\"status\":202,\"headers\":{},\"body\":$GW_RESP,\"log_id\":\"{seq}\"}" \
+    'rec_{seq}' "$GW_BODY" "ada@example.com" "$GW_API_KEY_ID" \
+    '{seq}' "$ACCOUNT_ID" "$GW_ENDPOINT" sandbox POST create 'rec_{seq}' owner "$GW_API_KEY_ID" '\N' \
+    202 success '\N' '\N' 1 "$GW_BODY" "${#GW_BODY}" false "$GW_RESP" "$(( ${#GW_RESP} + 27 ))" false 127.0.0.1 '\N' \
+    "$GW_SEARCH_LOG" '\N' '\N' '\N' '\N' '\N' 1 true 1 false "$GW_PLAN_LIMIT"
 } >"$OUT_DIR/pg-gateway-ceiling.sql"
 # Each statement gets exactly the parameters it takes, or the baseline would
 # not be the worker's work: stop with a clear word when gateway.c changes.
@@ -666,6 +685,13 @@ REPORT=$TMP/report.txt
     printf 'logs_search: %s generated call logs of %s accounts (%s s to generate); the key'"'"'s account has %s calls in the default 7-day window\n' \
       "$LOGS_ROWS" "$LOGS_ACCOUNTS" "$LOGS_GEN_S" "$LOGS_IN_WINDOW"
   fi
+  printf '\nCPU per request, µs (user + system time of the processes during the measured run / requests)\n'
+  printf '%-34s %5s %10s %8s %6s %7s\n' line conns PostgreSQL workers edge total
+  for k in tools/list/$CLIENTS endpoints_list/$CLIENTS gateway/$CLIENTS logs_search/q/$LOGS_CLIENTS logs_search/failed/$LOGS_CLIENTS; do
+    [ -n "${CPU[$k]:-}" ] || continue
+    read -r a b e <<<"${CPU[$k]}"
+    printf '%-34s %5s %10s %8s %6s %7s\n' "${k%/*}" "${k##*/}" "$a" "$b" "$e" "$(( a + b + e ))"
+  done
   if [ "$RUN_MCP" = 1 ]; then
   printf '\nresident memory during the 64-connection runs (max VmRSS sampled every 200 ms; VmHWM = peak since start)\n'
   printf '%-34s %8s %12s %12s  %s\n' process pid 'VmRSS MB' 'VmHWM MB' 'target'
