@@ -3,7 +3,8 @@
 # (an empty PGDATA) creates the cluster first:
 #   POSTGRES_USER      the owner role, a superuser (tm_owner)
 #   POSTGRES_DB        the database it owns (threemin)
-#   POSTGRES_PASSWORD_FILE or POSTGRES_PASSWORD   its password (required)
+#   POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE   its password (required; the
+#                      variable wins over the file when both are set)
 # Other hosts must log in with a password (scram-sha-256); the socket inside
 # the container trusts local users, for pg_isready and maintenance.
 # A cluster that exists is used as it is: the variables only matter once.
@@ -17,12 +18,12 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   user=${POSTGRES_USER:-tm_owner}
   db=${POSTGRES_DB:-threemin}
   pwfile=
-  if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then
-    [ -r "$POSTGRES_PASSWORD_FILE" ] || { say "cannot read POSTGRES_PASSWORD_FILE $POSTGRES_PASSWORD_FILE"; exit 64; }
-    pwfile=$POSTGRES_PASSWORD_FILE
-  elif [ -n "${POSTGRES_PASSWORD:-}" ]; then
+  if [ -n "${POSTGRES_PASSWORD:-}" ]; then          # set directly: wins over the file
     pwfile=$(mktemp)
     printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile"
+  elif [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then
+    [ -r "$POSTGRES_PASSWORD_FILE" ] || { say "cannot read POSTGRES_PASSWORD_FILE $POSTGRES_PASSWORD_FILE"; exit 64; }
+    pwfile=$POSTGRES_PASSWORD_FILE
   else
     say "set POSTGRES_PASSWORD_FILE or POSTGRES_PASSWORD: the first start sets the owner's password"
     exit 64

@@ -34,13 +34,13 @@ from_file() {   # from_file VAR [TARGET]: VAR_FILE's content into TARGET (defaul
   unset "${var}_FILE"
 }
 
+if [ -n "${DATABASE_PASSWORD:-}" ] && [ -z "${PGPASSWORD:-}" ]; then export PGPASSWORD="$DATABASE_PASSWORD"; fi
+unset DATABASE_PASSWORD
 from_file DATABASE_URL
 from_file DATABASE_PASSWORD PGPASSWORD
 from_file DATABASE_WORKER_PASSWORD
 from_file DATABASE_JOBS_PASSWORD
 from_file SMTP_URL
-if [ -n "${DATABASE_PASSWORD:-}" ] && [ -z "${PGPASSWORD:-}" ]; then export PGPASSWORD="$DATABASE_PASSWORD"; fi
-unset DATABASE_PASSWORD
 unset value direct file var target
 
 exec "$@"

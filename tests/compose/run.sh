@@ -5,7 +5,8 @@
 #   1. A container engine: deploy/compose/engine-setup.sh (as root on Debian:
 #      podman serving the Docker API, docker-compose 1.29, the local base
 #      image, cached in BASE_CACHE), or the one DOCKER_HOST already reaches.
-#   2. Fresh secrets in a temporary SECRETS_DIR (deploy/compose/secrets.sh).
+#   2. Fresh secrets in a temporary SECRETS_DIR (deploy/compose/secrets.sh),
+#      and one (DB_WORKER_PASSWORD) from the environment instead.
 #   3. docker-compose build, then up -d --scale worker=3 with the profiles of
 #      COMPOSE_TEST_PROFILES (default tls,monitoring), on free ports of
 #      127.0.0.1, under a project name of its own.
@@ -140,7 +141,10 @@ cleanup() {
   else
     rm -rf "$WORK"
   fi
-  if [ "$ENGINE_STARTED" = 1 ] && [ "$DOCKER_HOST" = unix:///run/podman/podman.sock ]; then
+  # Stop the API service this run started, unless other containers (another
+  # run's stack) still need it.
+  if [ "$ENGINE_STARTED" = 1 ] && [ "$DOCKER_HOST" = unix:///run/podman/podman.sock ] &&
+     [ -z "$(podman ps -aq 2>/dev/null)" ]; then
     deploy/compose/engine-setup.sh down || true
   fi
   print_times
@@ -152,6 +156,10 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 deploy/compose/secrets.sh >/dev/null
+# Both ways of passing a secret: the worker role's password from the
+# environment (it wins over its file), every other one from its file.
+DB_WORKER_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
+export DB_WORKER_PASSWORD
 say "project $COMPOSE_PROJECT, profiles '${COMPOSE_PROFILES}', edge on $PUBLIC_URL"
 
 # ---- 3. build and up -------------------------------------------------------------
@@ -197,16 +205,28 @@ prometheus_targets() { curl -sf --max-time 3 "http://127.0.0.1:$PROMETHEUS_PORT/
 prometheus_scrapes_edge() {
   prometheus_targets | jq -e '.data.activeTargets | map(.scrapeUrl) | any(test("//edge:[0-9]+/"))' >/dev/null
 }
-prometheus_edge_up() {
-  prometheus_targets | jq -e '.data.activeTargets | map(select(.scrapeUrl | test("//edge:[0-9]+/"))) | any(.health == "up")' >/dev/null
+target_up() {
+  prometheus_targets | jq -e --arg u "$1" '.data.activeTargets | any(.scrapeUrl == $u and .health == "up")' >/dev/null
+}
+# Each target that its service really serves must be scraped successfully
+# (the metrics endpoints come with the binaries; a target not served yet is
+# reported, not required).
+check_targets() {
+  local url svc rest
+  for url in $(prometheus_targets | jq -r '.data.activeTargets[].scrapeUrl'); do
+    svc=${url#http://}
+    svc=${svc%%:*}
+    rest=${url#http://"$svc"}
+    if "${COMPOSE[@]}" exec -T "$svc" curl -sf --max-time 3 -o /dev/null "http://127.0.0.1$rest" 2>/dev/null; then
+      wait_for 60 "Prometheus to scrape $url" target_up "$url" || return 1
+    else
+      say "$url is not served by $svc: not checked"
+    fi
+  done
 }
 if has_profile monitoring; then
   wait_for 60 "Prometheus to have the edge as a scrape target" prometheus_scrapes_edge
-  # Where the edge serves the scraped URL, Prometheus must scrape it successfully.
-  scrape_path=$(prometheus_targets | jq -r '[.data.activeTargets[].scrapeUrl | select(test("//edge:[0-9]+/"))][0] | sub("^http://edge"; "http://127.0.0.1")')
-  if "${COMPOSE[@]}" exec -T edge curl -sf --max-time 3 -o /dev/null "$scrape_path"; then
-    wait_for 60 "Prometheus to scrape the edge" prometheus_edge_up
-  fi
+  check_targets
   say "Prometheus targets: $(prometheus_targets | jq -c '[.data.activeTargets[] | {job: .labels.job, url: .scrapeUrl, health}]')"
 fi
 
