@@ -95,7 +95,8 @@ void http_add_cors(const struct edge *e, struct evhttp_request *req)
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     evhttp_add_header(h, "Access-Control-Allow-Origin", origin);
     evhttp_add_header(h, "Vary", "Origin");
-    evhttp_add_header(h, "Access-Control-Expose-Headers", "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version, Retry-After");
+    evhttp_add_header(h, "Access-Control-Expose-Headers",
+                      "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version, Retry-After, X-Request-Id");
 }
 
 void http_reply_preflight(struct edge *e, struct evhttp_request *req, const char *methods)

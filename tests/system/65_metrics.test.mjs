@@ -330,6 +330,10 @@ test('X-Request-Id follows a request into the edge and worker JSON logs and the 
 
   const other = await request(sys, { method: 'GET', path: '/healthz' });
   assert.match(other.headers['x-request-id'], /^[0-9a-f]{16}$/);
+  // A browser client of /api/mcp may read it.
+  const cors = await callTool(sys, acct.key, 'endpoints_list', {}, { headers: { Origin: sys.url } });
+  assert.match(cors.headers['access-control-expose-headers'], /\bX-Request-Id\b/);
+  assert.match(cors.headers['x-request-id'], /^[0-9a-f]{16}$/);
   assert.notEqual(other.headers['x-request-id'], rid, 'each request its own id');
 
   const edgeLines = await linesWith([sys.edge], rid);
