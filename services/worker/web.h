@@ -54,7 +54,9 @@ enum tm_error web_audit(struct tool_ctx *ctx, const char *action, const char *ta
 /* For destructive actions: args.password must be the account's password
  * (argon2id). Wrong or missing -> permission_denied "wrong password", counted
  * like a failed sign-in (ten within 15 minutes lock the account's sign-in and
- * these checks for 15 minutes: rate_limited). Returns TM_OK or the failure. */
+ * these checks for 15 minutes: rate_limited). Returns TM_OK or the failure.
+ * Only from operations that are not read_only: the count is written after
+ * the rollback to the savepoint, which read-only operations do not have. */
 enum tm_error web_require_password(struct tool_ctx *ctx, const json_t *args);
 
 /* Password hashing shared with sign-up and reset: argon2id with the
