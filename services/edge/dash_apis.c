@@ -324,6 +324,7 @@ static void keys_section(struct strbuf *b, struct dash_req *d, const struct ep_s
         if (masked) {
             char fid[64];
             char *act = action_path(s->id, "reveal");
+            dash_put(b, "<details><summary>Reveal</summary>\n");
             dash_form_open(b, d, act);
             free(act);
             hidden(b, "environment", env);
@@ -332,8 +333,10 @@ static void keys_section(struct strbuf *b, struct dash_req *d, const struct ep_s
             password_input(b, fid);
             dash_put(b, "<button type=\"submit\">Reveal the ");
             dash_put(b, env);
-            dash_put(b, " key</button>\n</form>\n");
+            dash_put(b, " key</button>\n</form></details>\n");
             act = action_path(s->id, "regenerate");
+            dash_put(b, "<details><summary>Regenerate</summary>\n<p class=\"muted\">A new key replaces this one; "
+                        "calls with the old key are refused at once.</p>\n");
             dash_form_open(b, d, act);
             free(act);
             hidden(b, "environment", env);
@@ -341,7 +344,7 @@ static void keys_section(struct strbuf *b, struct dash_req *d, const struct ep_s
             password_input(b, fid);
             dash_put(b, "<button type=\"submit\" class=\"danger\">Regenerate the ");
             dash_put(b, env);
-            dash_put(b, " key</button>\n</form>\n<p class=\"muted\">Regenerating stops the old key at once.</p>\n");
+            dash_put(b, " key</button>\n</form></details>\n");
         }
         dash_put(b, "</td></tr>\n");
     }
@@ -372,6 +375,7 @@ static void keys_section(struct strbuf *b, struct dash_req *d, const struct ep_s
         if (masked) {
             char fid[64];
             char *act = action_path(s->id, "reveal");
+            dash_put(b, "<details><summary>Reveal</summary>\n");
             dash_form_open(b, d, act);
             free(act);
             hidden(b, "environment", env);
@@ -380,7 +384,7 @@ static void keys_section(struct strbuf *b, struct dash_req *d, const struct ep_s
             password_input(b, fid);
             dash_put(b, "<button type=\"submit\">Reveal the ");
             dash_put(b, env);
-            dash_put(b, " signing secret</button>\n</form>\n");
+            dash_put(b, " signing secret</button>\n</form></details>\n");
         }
         dash_put(b, "</td></tr>\n");
     }

@@ -90,6 +90,9 @@ async function signedIn(acct) {
 // Submits the form whose button has text `button`, filling `fields` (name -> value) inside it first.
 async function submit(page, button, fields = {}) {
   const form = page.locator('form', { has: page.locator(`button:has-text("${button}")`) });
+  // Key and secret actions sit in a closed <details>: open it like a person would.
+  const details = page.locator('details', { has: form });
+  if (await details.count() && !(await details.evaluate((el) => el.open))) await details.locator('summary').click();
   for (const [name, value] of Object.entries(fields)) await form.locator(`[name="${name}"]`).fill(value);
   const [resp] = await Promise.all([
     page.waitForResponse((r) => r.request().method() === 'POST'),
