@@ -64,7 +64,15 @@ static const struct dash_page pages[] = {
     {"/settings/subscription/change", false, true, M_POST, dash_page_subscription_change},
     {"/settings/subscription/cancel", false, true, M_POST, dash_page_subscription_cancel},
 
-    /* archives: /archives */
+    /* archives: /archives (dash_archives.c; exact paths: /archives/{id}/download is archives_http.c's) */
+    {"/archives", false, true, M_GET, dash_page_archives},
+    {"/archives/download", false, true, M_GET, dash_page_archives_download},
+    {"/archives/delete", false, true, M_GET | M_POST, dash_page_archives_delete},
+
+    /* profile's own sections (dash_profile.c) */
+    {"/settings/profile/timezone", false, true, M_POST, dash_page_profile_timezone},
+    {"/settings/profile/notifications", false, true, M_POST, dash_page_profile_notifications},
+    {"/settings/profile/delete", false, true, M_POST, dash_page_profile_delete},
 };
 
 /* Form fields that may repeat (checkbox groups); any other repeat is a 400. */

@@ -129,6 +129,19 @@ void dash_page_audit(struct dash_req *d);
 /* APIs (dash_apis.c): /dashboard and /dashboard/endpoints/{id}[/action] */
 void dash_page_dashboard(struct dash_req *d);
 void dash_page_endpoint(struct dash_req *d);
+
+/* archives (dash_archives.c) */
+void dash_page_archives(struct dash_req *d);
+void dash_page_archives_download(struct dash_req *d);
+void dash_page_archives_delete(struct dash_req *d);
+/* profile's own sections (dash_profile.c): dash_page_profile loads their data
+ * with dash_profile_load (then continues with then(d)), and its page calls
+ * dash_profile_sections to add them. */
+void dash_profile_load(struct dash_req *d, void (*then)(struct dash_req *d));
+void dash_profile_sections(struct dash_req *d, struct strbuf *b);
+void dash_page_profile_timezone(struct dash_req *d);
+void dash_page_profile_notifications(struct dash_req *d);
+void dash_page_profile_delete(struct dash_req *d);
 /* AI integration (dash_ai.c): MCP API keys and connected apps */
 void dash_page_ai(struct dash_req *d);
 void dash_page_ai_key_create(struct dash_req *d);

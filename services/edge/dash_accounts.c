@@ -363,12 +363,18 @@ static void profile_render(struct dash_req *d, int status, const char *message)
     password_field(&b, "new_password", "New password", "new-password", true);
     dash_put(&b, "<button type=\"submit\">Change password</button>\n</form>\n"
                  "<p class=\"muted\">Changing the password signs out your other sessions.</p>\n");
+    dash_profile_sections(d, &b);   /* time zone, notifications, delete account (dash_profile.c) */
     render(d, status, "Profile", &b);
+}
+
+static void profile_loaded(struct dash_req *d)
+{
+    profile_render(d, 200, NULL);
 }
 
 void dash_page_profile(struct dash_req *d)
 {
-    profile_render(d, 200, NULL);
+    dash_profile_load(d, profile_loaded);
 }
 
 static void on_password(struct dash_req *d, const struct dash_answer *a)

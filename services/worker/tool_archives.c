@@ -200,6 +200,12 @@ enum tm_error tool_archives_download(struct tool_ctx *ctx, const json_t *args, j
     "AND a.deleted_at IS NULL "
 static const char SQL_FETCH_BY_ID[] = FETCH_COLS "AND l.id = $3::uuid LIMIT 1";
 static const char SQL_FETCH_BY_RECORD[] = FETCH_COLS "AND l.record_id = $3 ORDER BY l.created_at DESC, l.id DESC LIMIT 1";
+/* The entry was archived, but its archive file was deleted in the dashboard (the row stays, marked). */
+static const char SQL_FETCH_DELETED[] =
+    "SELECT to_char(a.day, 'YYYY-MM-DD'), to_char(a.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+    "FROM call_logs l JOIN archives a ON a.id = l.archive_id AND a.account_id = $1::uuid "
+    "WHERE l.account_id = $1::uuid AND l.endpoint_id = $2::uuid AND a.deleted_at IS NOT NULL "
+    "AND (l.id::text = $3 OR l.record_id = $3) ORDER BY l.created_at DESC, l.id DESC LIMIT 1";
 
 /* Reads line `line` (1-based) of a gzipped file into a malloc'd string without its newline; NULL if absent. */
 static char *gz_line(const char *path, long line)
@@ -249,6 +255,19 @@ enum tm_error tool_logs_fetch_archived(struct tool_ctx *ctx, const json_t *args,
     if (!res)
         return ctx->code;
     if (PQntuples(res) != 1) {
+        PQclear(res);
+        if (!(res = tool_query(ctx, SQL_FETCH_DELETED, 3, p)))
+            return ctx->code;
+        if (PQntuples(res) == 1) {
+            json_t *why = json_pack("{s:s, s:s, s:s}", "reason", "archive_deleted", "day", PQgetvalue(res, 0, 0),
+                                    "deleted_at", PQgetvalue(res, 0, 1));
+            PQclear(res);
+            return tool_fail(ctx, TM_ERR_NOT_FOUND, why,
+                             "this log entry was archived, but its archive file (%s) was deleted in the dashboard "
+                             "on %s: its payload no longer exists; logs_lookup still shows its metadata",
+                             json_string_value(json_object_get(why, "day")),
+                             json_string_value(json_object_get(why, "deleted_at")));
+        }
         PQclear(res);
         return tool_fail(ctx, TM_ERR_NOT_FOUND, NULL,
                          "no archived log entry %s for this endpoint (entries younger than the retention period are "

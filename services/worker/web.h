@@ -99,6 +99,19 @@ enum tm_error web_endpoint_reveal(struct tool_ctx *ctx, const json_t *args, json
 enum tm_error web_endpoint_regenerate_key(struct tool_ctx *ctx, const json_t *args, json_t **result);
 enum tm_error web_endpoint_delete(struct tool_ctx *ctx, const json_t *args, json_t **result);
 
+/* ---- archives (web_archives.c) and profile (web_profile.c) ---- */
+enum tm_error web_archives_list(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_archives_download(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_archives_delete(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_profile_get(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_profile_timezone(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_profile_notifications(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_account_delete(struct tool_ctx *ctx, const json_t *args, json_t **result);
+/* Removes an archive's two files and their by-id links from ARCHIVE_DIR (a
+ * file already gone counts as removed); false if one could not be removed. */
+bool web_archive_files_remove(const struct config *cfg, const char *id, const char *jsonl_path,
+                              const char *csv_path);
+
 /* ---- accounts before sign-in: op `auth`, principal anon (web_accounts.c) ---- */
 enum tm_error auth_web_signup(struct tool_ctx *ctx, const json_t *args, json_t **result);
 enum tm_error auth_web_verify(struct tool_ctx *ctx, const json_t *args, json_t **result);

@@ -54,9 +54,16 @@ static const struct web_handler handlers[] = {
     {"subscription.change", web_subscription_change, false},
     {"subscription.cancel", web_subscription_cancel, false},
 
-    /* archives (/archives) */
+    /* archives (/archives, web_archives.c) */
+    {"archives.list", web_archives_list, true},
+    {"archives.download", web_archives_download, true},
+    {"archives.delete", web_archives_delete, false},
 
-    /* profile (/settings/profile) */
+    /* profile (/settings/profile, web_profile.c) */
+    {"profile.get", web_profile_get, true},
+    {"profile.timezone", web_profile_timezone, false},
+    {"profile.notifications", web_profile_notifications, false},
+    {"account.delete", web_account_delete, false},
 };
 
 const struct web_handler *web_handler_find(const char *name)
