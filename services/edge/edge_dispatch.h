@@ -48,8 +48,9 @@ struct dispatcher;
 struct dispatcher *dispatch_new(struct event_base *base, const struct config *cfg);
 void dispatch_free(struct dispatcher *d);
 
-/* Encodes and queues req (its id is filled in here with 16 random bytes and
- * its deadline with now + REQUEST_DEADLINE_MS when zero). */
+/* Encodes and queues req (its id is filled in here: the current request id
+ * of edge_metrics.h, then random bytes; its deadline with now +
+ * REQUEST_DEADLINE_MS when zero). */
 void dispatch_submit(struct dispatcher *d, struct env_request *req, dispatch_cb cb, void *arg);
 
 /* True while some worker has been heard from in the last 6 s. */
