@@ -37,6 +37,14 @@
 #define NEWKEY_PATH "/settings/ai/new-key"
 #define NEWKEY_MAX_AGE 120
 
+/* Page-local styles (the CSP allows inline styles, not scripts): text only
+ * for screen readers, a masked key on one line, copyable blocks that wrap on
+ * a phone. */
+#define SR_ONLY "<span style=\"position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)\">"
+#define KEY_CODE "<code style=\"white-space:nowrap\">"
+#define PRE_STYLE "background:#f5f6f8;border:1px solid #d0d5db;border-radius:.4rem;padding:.75rem;" \
+                  "white-space:pre-wrap;word-break:break-all"
+
 /* ---- small pieces ------------------------------------------------------------ */
 
 static void render(struct dash_req *d, int status, const char *title, struct strbuf *b)
@@ -143,7 +151,7 @@ static void put_keys(struct strbuf *b, const json_t *items)
                 "only their first characters are kept for display.</caption>\n"
                 "<thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Key</th><th scope=\"col\">Scopes</th>"
                 "<th scope=\"col\">Created</th><th scope=\"col\">Last used</th><th scope=\"col\">"
-                "<span class=\"muted\">Manage</span></th></tr></thead>\n<tbody>\n");
+                "Manage</th></tr></thead>\n<tbody>\n");
     size_t i;
     json_t *it;
     json_array_foreach(items, i, it)
@@ -152,7 +160,7 @@ static void put_keys(struct strbuf *b, const json_t *items)
         const char *name = json_string_value(json_object_get(it, "name"));
         dash_put(b, "<tr><th scope=\"row\">");
         dash_esc(b, name);
-        dash_put(b, "</th><td><code>");
+        dash_put(b, "</th><td>" KEY_CODE);
         dash_esc(b, json_string_value(json_object_get(it, "prefix")));
         dash_put(b, "…</code></td><td>");
         put_scopes(b, json_object_get(it, "scopes"));
@@ -162,7 +170,7 @@ static void put_keys(struct strbuf *b, const json_t *items)
         put_time(b, json_object_get(it, "last_used_at"));
         dash_put(b, "</td><td><a href=\"/settings/ai/keys/");
         dash_esc(b, id);
-        dash_put(b, "\">Manage<span class=\"muted\"> key ");
+        dash_put(b, "\">Manage" SR_ONLY " key ");
         dash_esc(b, name);
         dash_put(b, "</span></a></td></tr>\n");
     }
@@ -195,7 +203,7 @@ static void put_apps(struct strbuf *b, const json_t *items)
     }
     dash_put(b, "<div class=\"table\"><table>\n<thead><tr><th scope=\"col\">App</th><th scope=\"col\">Redirects to"
                 "</th><th scope=\"col\">Scopes</th><th scope=\"col\">Connected</th><th scope=\"col\">Last used</th>"
-                "<th scope=\"col\"><span class=\"muted\">Revoke</span></th></tr></thead>\n<tbody>\n");
+                "<th scope=\"col\">Revoke</th></tr></thead>\n<tbody>\n");
     size_t i;
     json_t *it;
     json_array_foreach(items, i, it)
@@ -215,7 +223,7 @@ static void put_apps(struct strbuf *b, const json_t *items)
         put_time(b, json_object_get(it, "last_used_at"));
         dash_put(b, "</td><td><a href=\"/settings/ai/apps/");
         dash_esc(b, json_string_value(json_object_get(it, "id")));
-        dash_put(b, "\">Revoke<span class=\"muted\"> ");
+        dash_put(b, "\">Revoke" SR_ONLY " ");
         dash_esc(b, name);
         dash_put(b, "</span></a></td></tr>\n");
     }
@@ -339,7 +347,7 @@ static void put_snippet(struct strbuf *b, const char *id, const char *label, con
     dash_put(b, id);
     dash_put(b, "-h\" id=\"");
     dash_put(b, id);
-    dash_put(b, "\"><code>");
+    dash_put(b, "\" style=\"" PRE_STYLE "\"><code>");
     dash_esc(b, text);
     dash_put(b, "</code></pre>\n");
 }

@@ -344,6 +344,15 @@ test('CSRF-less POSTs are 403 and change nothing; another account\'s keys and ap
   assert.equal(await q(`SELECT count(*) FROM mcp_api_keys WHERE name = 'forged'`), '0');
   assert.equal((await callTool(await sdkClient(a.key), 'subscription')).plan.code, 'free');
 
+  // Bad input with the right token: a clear 400, nothing created.
+  for (const form of [{ name: 'no scopes' }, { name: 'bad\u0007name', scope: 'read' }, { name: 'x'.repeat(65), scope: 'read' },
+    { name: 'unknown scope', scope: 'admin' }, { scope: 'read' }]) {
+    const r = await post('/settings/ai/keys', { ...form, csrf_token: csrf });
+    assert.equal(r.status(), 400, `${JSON.stringify(form)}: ${r.status()}`);
+    assert.match(await r.text(), /Nothing was changed/);
+  }
+  assert.equal(await q(`SELECT count(*) FROM mcp_api_keys WHERE account_id = '${a.id}'`), '1');
+
   // Another account's ids: 404 on every page and action, never its data.
   for (const path of [`/settings/ai/keys/${otherKeyId}`, `/settings/ai/apps/${otherGrant}`]) {
     const r = await page.goto(path);
