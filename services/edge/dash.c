@@ -47,8 +47,8 @@ static const struct dash_page pages[] = {
 
     /* APIs: the list, and each endpoint under /dashboard/endpoints/{id} (dash_apis.c). Every path below
      * /dashboard/endpoints/ goes to dash_page_endpoint, which serves {id} and {id}/{reveal,regenerate,delete};
-     * a page of another module below /dashboard/endpoints/{id}/ needs its row ABOVE this one and must
-     * check its own suffix. */
+     * a page of another module below /dashboard/endpoints/{id}/ (e.g. {id}/collaborators) adds a line to
+     * SUBPAGES in dash_apis.c instead of a row here (a second "/dashboard/endpoints/" row would never match). */
     {"/dashboard", false, true, M_GET, dash_page_dashboard},
     {"/dashboard/endpoints/", true, true, M_GET | M_POST, dash_page_endpoint},
 

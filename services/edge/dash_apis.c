@@ -667,7 +667,19 @@ static const char *password_field(struct dash_req *d)
     return pw && strlen(pw) <= PASSWORD_MAX ? pw : "";
 }
 
-/* /dashboard/endpoints/{id}[/reveal|/regenerate|/delete] */
+/* Pages of other modules below /dashboard/endpoints/{id}/ (one prefix row in dash.c serves the whole tree):
+ * the path after the id is `suffix` or starts with `suffix` + "/". Their function gets d as if its own row
+ * were the prefix "/dashboard/endpoints/": d->rest is "{id}" + what follows, the id already checked to be a
+ * UUID (not yet that it is the account's). */
+static const struct {
+    const char *suffix;
+    dash_page_fn fn;
+} SUBPAGES[] = {
+    /* collaboration keys (dash_collab.c): {"/collaborators", dash_page_collab}, */
+    {NULL, NULL},
+};
+
+/* /dashboard/endpoints/{id}[/reveal|/regenerate|/delete|a SUBPAGES suffix] */
 void dash_page_endpoint(struct dash_req *d)
 {
     const char *rest = d->rest;
@@ -683,6 +695,13 @@ void dash_page_endpoint(struct dash_req *d)
     if (!is_uuid(id)) {
         dash_error(d, 404, "There is no such endpoint in your account.");
         return;
+    }
+    for (size_t i = 0; SUBPAGES[i].suffix; i++) {
+        size_t n = strlen(SUBPAGES[i].suffix);
+        if (!strncmp(action, SUBPAGES[i].suffix, n) && (action[n] == '\0' || action[n] == '/')) {
+            SUBPAGES[i].fn(d);
+            return;
+        }
     }
     struct ep_state *s = ep_state(d, id);
     bool post = d->method == EVHTTP_REQ_POST;
@@ -703,7 +722,6 @@ void dash_page_endpoint(struct dash_req *d)
             return;
         }
     } else {
-        /* Pages below /dashboard/endpoints/{id}/ that other modules serve are routed here (dash.c). */
         dash_error(d, 404, "There is no such page.");
         return;
     }
