@@ -650,7 +650,10 @@ static void on_delete(struct dash_req *d, const struct dash_answer *a)
         refused(d, a);
         return;
     }
-    char *msg = xasprintf("The endpoint \"%.100s\" was deleted.", jstr(a->result, "name") ? jstr(a->result, "name") : "");
+    const char *name = jstr(a->result, "name");
+    /* The flash keeps 240 bytes: a long name (64 characters of up to 4 bytes) is left out rather than cut. */
+    char *msg = name && strlen(name) <= 150 ? xasprintf("The endpoint \"%s\" was deleted.", name)
+                                            : xstrdup("The endpoint was deleted.");
     dash_redirect(d, "/dashboard", msg);
     free(msg);
 }

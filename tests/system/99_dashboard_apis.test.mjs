@@ -11,6 +11,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -21,6 +22,7 @@ import { launch } from '../lib/browser.mjs';
 
 const PASSWORD = 'correct horse battery';
 let sys, b, owner, other, client;
+const revealed = [];   // every secret the pages showed: none may reach a log
 
 before(async () => {
   sys = await startSystem({ name: 'dash-apis' });
@@ -201,6 +203,7 @@ test('reveal and regenerate: password again, shown once, audited; the old key is
 
   await submit(page, 'Reveal the production signing secret', { password: PASSWORD });
   assert.equal(await page.textContent('#shown-secret code'), stored.production_webhook_secret);
+  revealed.push(stored.sandbox_key, stored.production_webhook_secret);
 
   // Nothing secret is left in the database's record of the answers.
   const answers = await q(`SELECT coalesce(string_agg(result::text, ' '), '') FROM applied_requests WHERE account_id = '${owner.id}'`);
@@ -212,6 +215,7 @@ test('reveal and regenerate: password again, shown once, audited; the old key is
   assert.equal(resp.status(), 303);
   const fresh = await page.textContent('#shown-secret code');
   assert.match(fresh, /^tm_test_[A-Za-z0-9_-]{43}$/);
+  revealed.push(fresh);
   assert.notEqual(fresh, stored.sandbox_key);
   assert.match(await page.textContent('#shown-secret'), /old one no longer works/);
   assert.equal((await storedKeys(owner.email, ep.slug)).sandbox_key, fresh);
@@ -346,4 +350,25 @@ test('delete: endpoints_get over MCP (official SDK) answers not found, its keys 
   assert.match(row, /endpoint\.delete/);
   assert.ok(row.includes(ep.id));
   assert.match(row, /"collaboration_keys":1.*"keys":4.*"records":2/);
+});
+
+test('names are text, never markup; no revealed secret and no password reaches the edge or worker logs', async () => {
+  const name = `<b>bold</b> & "quoted" ${unique('x')}`;
+  const ep = (await mcp(owner, 'endpoints_create', { name })).endpoint;
+  const page = await signedIn(owner);
+  assert.equal(await page.locator('main b', { hasText: 'bold' }).count(), 0);
+  assert.ok((await page.textContent('main')).includes(name));
+  await page.goto(`/dashboard/endpoints/${ep.id}`);
+  assert.equal(await page.textContent('h1'), name);
+  assert.equal(await page.locator('main b', { hasText: 'bold' }).count(), 0);
+  // Deleting it needs the name as typed, markup characters and all.
+  const resp = await submit(page, 'Delete this endpoint', { confirm_name: name, password: PASSWORD });
+  assert.equal(resp.status(), 303);
+  assert.ok((await page.textContent('.ok')).includes(name));
+
+  assert.ok(revealed.length >= 3);
+  for (const p of [sys.edge, ...sys.workers]) {
+    const log = readFileSync(p.logPath, 'utf8');
+    for (const secret of [...revealed, PASSWORD]) assert.ok(!log.includes(secret), `${p.name} logged a secret`);
+  }
 });
