@@ -40,6 +40,7 @@
 /* Page-local styles (the CSP allows inline styles, not scripts): text only
  * for screen readers, a masked key on one line, copyable blocks that wrap on
  * a phone. */
+#define SCROLL_BOX "<div class=\"table\" style=\"position:relative\">"   /* holds SR_ONLY spans */
 #define SR_ONLY "<span style=\"position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)\">"
 #define KEY_CODE "<code style=\"white-space:nowrap\">"
 #define PRE_STYLE "background:#f5f6f8;border:1px solid #d0d5db;border-radius:.4rem;padding:.75rem;" \
@@ -147,7 +148,7 @@ static void put_keys(struct strbuf *b, const json_t *items)
         dash_put(b, "<p>No keys yet. Create one below to connect Claude Code, Cursor or another MCP client.</p>\n");
         return;
     }
-    dash_put(b, "<div class=\"table\"><table>\n<caption class=\"muted\">Keys are shown once, when created; "
+    dash_put(b, SCROLL_BOX "<table>\n<caption class=\"muted\">Keys are shown once, when created; "
                 "only their first characters are kept for display.</caption>\n"
                 "<thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Key</th><th scope=\"col\">Scopes</th>"
                 "<th scope=\"col\">Created</th><th scope=\"col\">Last used</th><th scope=\"col\">"
@@ -201,7 +202,7 @@ static void put_apps(struct strbuf *b, const json_t *items)
                     "them on a consent page, and they appear here.</p>\n");
         return;
     }
-    dash_put(b, "<div class=\"table\"><table>\n<thead><tr><th scope=\"col\">App</th><th scope=\"col\">Redirects to"
+    dash_put(b, SCROLL_BOX "<table>\n<thead><tr><th scope=\"col\">App</th><th scope=\"col\">Redirects to"
                 "</th><th scope=\"col\">Scopes</th><th scope=\"col\">Connected</th><th scope=\"col\">Last used</th>"
                 "<th scope=\"col\">Revoke</th></tr></thead>\n<tbody>\n");
     size_t i;

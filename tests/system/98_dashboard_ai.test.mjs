@@ -386,3 +386,20 @@ test('CSRF-less POSTs are 403 and change nothing; another account\'s keys and ap
   assert.ok(!(await page.content()).includes(other.key.slice(7)));
   assert.equal(await auditActions(a), '');
 });
+
+test('on a phone the pages fit the screen: wide tables scroll inside their box, nothing else does', async () => {
+  const a = await accountWithKey('dash-ai-phone');
+  await connect(sys, a, { src: SRC });
+  const page = await b.newPage({ phone: true });
+  await b.signIn(a.email, PASSWORD, { page });
+  const id = await keyId(a, a.key);
+  for (const path of ['/settings/ai', `/settings/ai/keys/${id}`, '/settings/subscription']) {
+    await page.goto(path);
+    const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+    assert.ok(scroll <= client, `${path}: ${scroll} > ${client}`);
+  }
+  const key = await createInBrowser(page, 'phone');
+  const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+  assert.ok(scroll <= client, `new key page: ${scroll} > ${client}`);
+  assert.match(key, /^tm_mcp_/);
+});
