@@ -217,7 +217,9 @@ static const char STYLE[] =
     ".table{overflow-x:auto}"
     "table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.45rem .5rem;border-bottom:1px solid "
     "#e3e6ea;vertical-align:top}th{font-size:.9rem;color:#555d66}"
-    "code{word-break:break-all}";
+    "code{word-break:break-all}"
+    ".skip{position:absolute;left:-999px}.skip:focus{left:.5rem;top:.5rem;background:#fff;padding:.4rem}"
+    ":focus-visible{outline:3px solid #1d4ed8;outline-offset:2px}";
 
 struct navitem {
     const char *href, *label;
@@ -280,7 +282,7 @@ void dash_render(struct dash_req *d, int status, const char *title, const char *
     dash_esc(&b, title);
     dash_put(&b, " · 3Min API</title><style>");
     dash_put(&b, STYLE);
-    dash_put(&b, "</style></head><body>\n");
+    dash_put(&b, "</style></head><body>\n<a class=\"skip\" href=\"#main\">Skip to content</a>\n");
     bool signed_in = d->csrf && d->email;
     if (signed_in) {
         dash_put(&b, "<header><div class=\"bar\"><a class=\"brand\" href=\"/dashboard\">3Min API</a>\n"
@@ -297,9 +299,9 @@ void dash_render(struct dash_req *d, int status, const char *title, const char *
             dash_put(&b, NAV[i].label);
             dash_put(&b, "</a></li>\n");
         }
-        dash_put(&b, "</ul></nav>\n</div></header>\n<main>\n");
+        dash_put(&b, "</ul></nav>\n</div></header>\n<main id=\"main\">\n");
     } else {
-        dash_put(&b, "<main class=\"narrow\">\n");
+        dash_put(&b, "<main id=\"main\" class=\"narrow\">\n");
     }
     dash_put(&b, "<h1>");
     dash_esc(&b, title);
