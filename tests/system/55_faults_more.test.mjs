@@ -6,7 +6,10 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { startSystem, startMakeRun, accountWithKey, tool, legacy, request, psql, unique, sleep } from '../lib/system.mjs';
+import http from 'node:http';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { startSystem, startMakeRun, accountWithKey, tool, legacy, request, psql, unique, sleep, run3min, BIN_DIR } from '../lib/system.mjs';
 
 const systems = [];
 after(async () => { await Promise.all(systems.map((s) => s.stop())); });
@@ -182,25 +185,59 @@ async function waitFor(fn, timeoutMs, what) {
   }
 }
 
-test('SIGTERM to bin/jobs: it finishes and exits 0', async () => {
-  // The delivery in hand is finished first (services/jobs/main.c); here the
-  // process must leave promptly and cleanly while idle-polling.
-  const sys = await startSystem({ name: 'jobs', workers: 1 });
+test('SIGTERM to bin/jobs during a webhook delivery: the delivery completes and is recorded once, then jobs exits 0', async () => {
+  const sys = await startSystem({ name: 'jobsdrain', workers: 1, env: { ALLOW_PRIVATE_WEBHOOKS: '1' } });
   systems.push(sys);
-  const { spawn } = await import('node:child_process');
-  const { join } = await import('node:path');
-  const { BIN_DIR } = await import('../lib/system.mjs');
-  const child = spawn(join(BIN_DIR, 'jobs'), [], { env: sys.env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr.on('data', (c) => { err += c; });
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  await waitFor(() => /started/.test(err), 15000, 'jobs to start');
-  await sleep(300);
-  child.kill('SIGTERM');
-  const exit = await Promise.race([exited, sleep(15000).then(() => 'timeout')]);
-  if (exit === 'timeout') child.kill('SIGKILL');
-  assert.deepEqual(exit, { code: 0, signal: null }, err);
-  assert.match(err, /stopped/);
+  // A receiver that answers 200 only after 1.5 s, so the delivery is in hand when SIGTERM comes.
+  const got = [];
+  let arrived;
+  const inHand = new Promise((r) => { arrived = r; });
+  const rx = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      got.push(req.headers['x-3minapi-delivery']);
+      arrived();
+      setTimeout(() => { res.writeHead(200); res.end('ok'); }, 1500);
+    });
+  });
+  await new Promise((r) => rx.listen(0, '127.0.0.1', r));
+  try {
+    const acct = await accountWithKey('jobsdrain');
+    const r = await tool(sys, acct.key, 'endpoints_create', { name: unique('drain form'), fields: [{ name: 'email', type: 'string' }] });
+    assert.equal(r.isError, false, JSON.stringify(r));
+    const slug = r.structuredContent.endpoint.slug;
+    // `3min endpoint keys` opens the stored secrets with the system's key file.
+    const saved = process.env.STATE_DIR;
+    process.env.STATE_DIR = sys.stateDir;
+    let keys;
+    try {
+      keys = await run3min(['endpoint', 'keys', '--email', acct.email, '--endpoint', slug]);
+    } finally {
+      if (saved === undefined) delete process.env.STATE_DIR; else process.env.STATE_DIR = saved;
+    }
+    const gatewayKey = keys.match(/tm_test_[A-Za-z0-9_-]{43}/)[0];
+    const post = await request(sys, {
+      method: 'POST', path: `/api/v1/data/${slug}`, body: { email: 'a@example.com' },
+      headers: { Authorization: `Bearer ${gatewayKey}`, 'Content-Type': 'application/json',
+        'X-Webhook-Callback': `http://127.0.0.1:${rx.address().port}/hook` },
+    });
+    assert.equal(post.status, 202, post.text);
+
+    const child = spawn(join(BIN_DIR, 'jobs'), [], { env: sys.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c) => { err += c; });
+    const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    await Promise.race([inHand, sleep(20000)]);
+    assert.equal(got.length, 1, `the delivery reached the receiver\n${err}`);
+    child.kill('SIGTERM');
+    const exit = await Promise.race([exited, sleep(15000).then(() => 'timeout')]);
+    if (exit === 'timeout') child.kill('SIGKILL');
+    assert.deepEqual(exit, { code: 0, signal: null }, err);
+    const rows = await psql(`SELECT status || '|' || attempt || '|' || coalesce(response_status::text, '') FROM webhook_deliveries WHERE id = '${got[0]}'`);
+    assert.deepEqual(rows, ['delivered|1|200'], `the delivery in hand was finished and recorded\n${err}`);
+    assert.equal(got.length, 1, 'delivered once');
+  } finally {
+    await new Promise((r) => rx.close(r));
+  }
 });
 
-void request;
