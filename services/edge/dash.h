@@ -148,6 +148,9 @@ void dash_page_ai_key_create(struct dash_req *d);
 void dash_page_ai_new_key(struct dash_req *d);
 void dash_page_ai_key(struct dash_req *d);
 void dash_page_ai_app(struct dash_req *d);
+/* collaboration keys and invitations (dash_collab.c): /dashboard/endpoints/{id}/collaborators[/action],
+ * routed by dash_page_endpoint (d->rest is "{id}/collaborators...") */
+void dash_page_collab(struct dash_req *d);
 /* subscription (dash_subscription.c) */
 void dash_page_subscription(struct dash_req *d);
 void dash_page_subscription_change(struct dash_req *d);

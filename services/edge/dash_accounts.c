@@ -17,6 +17,7 @@
 
 #include "common/util.h"
 #include "services/edge/dash.h"
+#include "services/edge/edge_http.h"
 #include "services/edge/web_session.h"
 
 #define EMAIL_MAX 254
@@ -141,6 +142,35 @@ void dash_page_login(struct dash_req *d)
 
 /* ---- sign up ------------------------------------------------------------------ */
 
+/* Where a sign-up started from another page (an invitation link: invitations.c) goes back to: `next` (a
+ * local path) rides through the form, then, since the verification link opens without it, waits in a
+ * cookie of this browser until the address is verified; sign-in then returns to it. Base64url, as a path
+ * may hold characters a cookie may not. */
+#define SIGNUP_NEXT_COOKIE "tm_signup_next"
+#define SIGNUP_NEXT_MAX_AGE 86400   /* the verification link's lifetime */
+
+static const char *signup_next(const struct dash_req *d)
+{
+    const char *n = d->method == EVHTTP_REQ_POST ? dash_form(d, "next") : dash_query(d, "next");
+    return dash_local_path(n) ? n : NULL;
+}
+
+static void signup_next_cookie(struct dash_req *d, const char *value, int max_age)
+{
+    bool secure = !strncmp(d->e->cfg->public_url, "https://", 8);
+    char *c = xasprintf(SIGNUP_NEXT_COOKIE "=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Lax%s", value, max_age,
+                        secure ? "; Secure" : "");
+    evhttp_add_header(evhttp_request_get_output_headers(d->req), "Set-Cookie", c);
+    free(c);
+}
+
+/* /login?next=<path>, or NULL. */
+static char *login_then(const char *path)
+{
+    const char *pairs[] = {"next", path, NULL};
+    return path ? oauth_url_with_params("/login", pairs) : NULL;
+}
+
 static void signup_form(struct dash_req *d, int status, const char *message)
 {
     struct strbuf b;
@@ -148,7 +178,10 @@ static void signup_form(struct dash_req *d, int status, const char *message)
     if (message)
         dash_notice(&b, "msg", message);
     anon_form_open(&b, d, "/signup");
-    email_field(&b, d->method == EVHTTP_REQ_POST ? dash_form(d, "email") : NULL, "email");
+    if (signup_next(d))
+        hidden(&b, "next", signup_next(d));
+    const char *prefill = d->method == EVHTTP_REQ_POST ? dash_form(d, "email") : dash_query(d, "email");
+    email_field(&b, prefill && strlen(prefill) <= EMAIL_MAX ? prefill : NULL, "email");
     password_field(&b, "password", "Password", "new-password", true);
     dash_put(&b, "<button type=\"submit\">Create account</button>\n</form>\n"
                  "<p class=\"muted\">We send a link to this address; the account works once you open it.</p>\n"
@@ -165,8 +198,16 @@ static void on_signup(struct dash_req *d, const struct dash_answer *a)
             signup_form(d, 503, "Sign-up is not available right now. Try again in a minute.");
         return;
     }
-    dash_redirect(d, "/login",
+    const char *next = signup_next(d);
+    char *login = login_then(next);
+    if (next) {
+        char *v = b64url_encode(next, strlen(next));
+        signup_next_cookie(d, v, SIGNUP_NEXT_MAX_AGE);
+        free(v);
+    }
+    dash_redirect(d, login ? login : "/login",
                   "Check your e-mail: we sent a link to confirm your address. Open it within 24 hours, then sign in.");
+    free(login);
 }
 
 void dash_page_signup(struct dash_req *d)
@@ -206,7 +247,18 @@ static void on_verify(struct dash_req *d, const struct dash_answer *a)
             dash_fail(d, a);
         return;
     }
-    dash_redirect(d, "/login", "Your e-mail address is confirmed. Sign in to continue.");
+    /* A sign-up that began elsewhere (signup_next) continues there after sign-in. */
+    char *v = oauth_cookie_get(http_header(d->req, "Cookie"), SIGNUP_NEXT_COOKIE);
+    char next[DASH_PATH_MAX * 2 + 1] = "";
+    if (v) {
+        long n = strlen(v) <= 2 * DASH_PATH_MAX ? b64url_decode(v, strlen(v), next, sizeof next - 1) : -1;
+        next[n > 0 ? n : 0] = '\0';
+        signup_next_cookie(d, "", 0);
+        free(v);
+    }
+    char *login = dash_local_path(next) ? login_then(next) : NULL;
+    dash_redirect(d, login ? login : "/login", "Your e-mail address is confirmed. Sign in to continue.");
+    free(login);
 }
 
 void dash_page_verify(struct dash_req *d)

@@ -678,7 +678,7 @@ static const struct {
     const char *suffix;
     dash_page_fn fn;
 } SUBPAGES[] = {
-    /* collaboration keys (dash_collab.c): {"/collaborators", dash_page_collab}, */
+    {"/collaborators", dash_page_collab},   /* collaboration keys (dash_collab.c) */
     {NULL, NULL},
 };
 

@@ -13,8 +13,16 @@
  *
  * Accepting on a GET is safe against link scanners because it needs the
  * invited person's session, and against cross-site requests because the
- * token itself is the secret. Creating an account from this page is not
- * offered: the invited person needs an account with that address.
+ * token itself is the secret.
+ *
+ * Someone invited who has no account yet: before the sign-in form, the link
+ * is looked up (auth op web.invitation_peek, by the token's hash only) for
+ * the invited address, which the form is prefilled with, and a "Create an
+ * account" link goes to /signup with that address and next= this link. The
+ * sign-up page keeps next through the verification e-mail (dash_accounts.c),
+ * so after verifying and signing in the browser comes back here and the
+ * invitation is accepted. A revoked, used or unknown link is refused before
+ * any form (404), an expired one with 410.
  */
 #include "services/edge/invitations.h"
 
@@ -24,6 +32,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "services/edge/dash.h"
 #include "services/edge/edge_http.h"
 #include "services/edge/oauth_http.h"
 #include "services/edge/oauth_uri.h"
@@ -40,6 +49,7 @@ struct inv {
     struct oauth_params carry;    /* token, as a hidden field of the sign-in form */
     const char *token;
     char *session;
+    char *invited;                /* the invited address (web.invitation_peek), or NULL */
     bool login_post;
 };
 
@@ -48,6 +58,7 @@ static void inv_free(struct inv *a)
     oauth_params_free(&a->p);
     oauth_params_free(&a->carry);
     free(a->session);
+    free(a->invited);
     free(a);
 }
 
@@ -62,19 +73,75 @@ static void page(struct inv *a, int status, const char *title, const char *messa
 static void render_login(struct inv *a, int status, const char *message)
 {
     char *csrf = web_csrf_token(a->e, a->req);
+    /* No account with the invited address yet: create one, and come back here. */
+    char *back = xasprintf(ACCEPT_PATH "?token=%s", a->token);
+    const char *pairs[] = {"email", a->invited, "next", back, NULL};
+    char *signup = oauth_url_with_params("/signup", pairs);
+    struct strbuf after;
+    sb_init(&after, 512);
+    dash_put(&after, "<p>No account with ");
+    dash_esc(&after, a->invited ? a->invited : "the invited address");
+    dash_put(&after, " yet? <a id=\"create-account\" href=\"");
+    dash_esc(&after, signup);
+    dash_put(&after, "\">Create an account</a>; you come back to this invitation after confirming your address "
+                     "and signing in.</p>\n");
+    char *after_html = sb_take(&after, NULL);
+    free(signup);
+    free(back);
     struct web_login v = {
         .action = ACCEPT_PATH,
         .hidden = &a->carry,
         .csrf = csrf,
         .client_name = NULL,
-        .email = a->login_post ? oauth_params_get(&a->p, "email") : NULL,
+        .email = a->login_post ? oauth_params_get(&a->p, "email") : a->invited,
         .message = message ? message : "Sign in with the address the invitation was sent to, to accept it.",
+        .after_html = after_html,
     };
     char *html = web_page_login(&v);
     web_reply_html(a->e, a->req, status, html);
     free(html);
     free(csrf);
+    free(after_html);
     inv_free(a);
+}
+
+/* ---- before sign-in: what the link is for ---- */
+
+static void on_peek(void *arg, enum dispatch_status st, const struct env_response *resp)
+{
+    struct inv *a = arg;
+    if (st != DISPATCH_OK || (!resp->ok && resp->code != TM_ERR_NOT_FOUND)) {
+        render_login(a, 200, NULL);   /* the form still works without the prefill */
+        return;
+    }
+    if (!resp->ok) {
+        page(a, 404, "Invitation not valid",
+             "This invitation link is not valid or has already been used. Ask the endpoint's owner for a new one.");
+        return;
+    }
+    json_t *r = oauth_worker_result(resp);
+    const char *status = json_string_value(json_object_get(r, "status"));
+    const char *email = json_string_value(json_object_get(r, "email"));
+    if (status && !strcmp(status, "expired")) {
+        json_decref(r);
+        page(a, 410, "Invitation expired", "This invitation has expired. Ask the endpoint's owner for a new one.");
+        return;
+    }
+    if (!status || strcmp(status, "pending")) {
+        json_decref(r);
+        page(a, 404, "Invitation not valid",
+             "This invitation link is not valid or has already been used. Ask the endpoint's owner for a new one.");
+        return;
+    }
+    a->invited = email ? xstrdup(email) : NULL;
+    json_decref(r);
+    render_login(a, 200, NULL);
+}
+
+/* The sign-in form of a GET without a (live) session, prefilled with the invited address. */
+static void before_sign_in(struct inv *a)
+{
+    oauth_worker_call(a->e, "web.invitation_peek", json_pack("{s:s}", "token", a->token), on_peek, a);
 }
 
 /* ---- accepting ---- */
@@ -123,7 +190,7 @@ static void on_session(void *arg, enum dispatch_status st, const struct env_resp
         return;
     }
     if (!resp->ok) {
-        render_login(a, 200, NULL);
+        before_sign_in(a);
         return;
     }
     oauth_worker_call(a->e, "web.accept_invitation", json_pack("{s:s, s:s}", "session", a->session, "token", a->token),
@@ -234,7 +301,7 @@ void invitations_route_accept(struct edge *e, struct evhttp_request *req)
     }
     a->session = web_cookie_get(a->req, web_session_cookie(e));
     if (!a->session) {
-        render_login(a, 200, NULL);
+        before_sign_in(a);
         return;
     }
     oauth_worker_call(e, "web.session", json_pack("{s:s}", "session", a->session), on_session, a);

@@ -164,6 +164,8 @@ char *web_page_login(const struct web_login *v)
     sb_put(&b, "\">\n<label for=\"password\">Password</label>\n<input type=\"password\" id=\"password\" "
                "name=\"password\" autocomplete=\"current-password\" required>\n"
                "<button type=\"submit\" class=\"primary\">Sign in</button>\n</form>\n");
+    if (v->after_html)
+        sb_put(&b, v->after_html);
     return finish(&b);
 }
 

@@ -36,6 +36,7 @@ struct web_login {
     const char *client_name;            /* may be NULL */
     const char *email;                  /* prefill, may be NULL */
     const char *message;                /* error shown above the form, may be NULL */
+    const char *after_html;             /* trusted markup after the form (e.g. a sign-up link), may be NULL */
 };
 char *web_page_login(const struct web_login *v);
 

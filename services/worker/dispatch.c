@@ -457,6 +457,7 @@ static const struct tool_handler auth_handlers[] = {
     {"web.login", auth_web_login},
     {"web.session", auth_web_session},
     {"web.accept_invitation", auth_web_accept_invitation},
+    {"web.invitation_peek", auth_web_invitation_peek},
     {"web.signup", auth_web_signup},
     {"web.verify", auth_web_verify},
     {"web.password_forgot", auth_web_password_forgot},

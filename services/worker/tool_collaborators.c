@@ -117,6 +117,24 @@ static const char SQL_INSERT_API_KEY[] =
     "INSERT INTO api_keys (account_id, endpoint_id, environment, kind, collaboration_key_id, key_hash, key_enc, last4) "
     "VALUES ($1::uuid, $2::uuid, $3, 'collaboration', $4::uuid, $5::bytea, $6::bytea, $7)";
 
+bool collab_key_new(const struct config *cfg, bool live, char key[GATEWAY_KEY_LEN + 1],
+                    char hash_hex[COLLAB_HASH_HEX_LEN], char **enc)
+{
+    const struct keybox *kb = gateway_keybox(cfg);
+    if (!kb)
+        return false;
+    gateway_key_generate(live, key);
+    uint8_t hash[32];
+    sha256(key, strlen(key), hash);
+    memcpy(hash_hex, "\\x", 2);
+    hex_encode(hash, sizeof hash, hash_hex + 2);
+    size_t n;
+    uint8_t *box = keybox_seal(kb, key, strlen(key), &n);
+    *enc = keybox_bytea_hex(box, n);
+    free(box);
+    return true;
+}
+
 /* One bit of args.permissions: its value, or dflt when absent. */
 static bool perm(const json_t *perms, const char *name, bool dflt)
 {
@@ -154,23 +172,14 @@ enum tm_error tool_collaborators_create_key(struct tool_ctx *ctx, const json_t *
     snprintf(kid, sizeof kid, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
 
-    const struct keybox *kb = gateway_keybox(ctx->cfg);
-    if (!kb)
-        return tool_fail(ctx, TM_ERR_INTERNAL, NULL, "internal error");
     static const char *const envs[] = {"sandbox", "production"};
     for (size_t i = 0; i < TM_ARRAY_LEN(envs); i++) {
-        char key[GATEWAY_KEY_LEN + 1];
-        gateway_key_generate(i == 1, key);
-        uint8_t hash[32];
-        sha256(key, strlen(key), hash);
-        char hash_hex[2 + 64 + 1] = "\\x";
-        hex_encode(hash, sizeof hash, hash_hex + 2);
-        size_t klen;
-        uint8_t *kbox = keybox_seal(kb, key, strlen(key), &klen);
-        char *kenc = keybox_bytea_hex(kbox, klen);
+        char key[GATEWAY_KEY_LEN + 1], hash_hex[COLLAB_HASH_HEX_LEN];
+        char *kenc;
+        if (!collab_key_new(ctx->cfg, i == 1, key, hash_hex, &kenc))
+            return tool_fail(ctx, TM_ERR_INTERNAL, NULL, "internal error");
         const char *pk[7] = {ctx->who->account_id, ep, envs[i], kid, hash_hex, kenc, key + strlen(key) - 4};
         res = tool_query(ctx, SQL_INSERT_API_KEY, 7, pk);
-        free(kbox);
         free(kenc);
         sodium_memzero(key, sizeof key);
         if (!res)

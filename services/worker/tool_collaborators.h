@@ -6,6 +6,8 @@
 #ifndef TM_TOOL_COLLABORATORS_H
 #define TM_TOOL_COLLABORATORS_H
 
+#include "common/config.h"
+#include "common/keybox.h"
 #include "services/worker/tool.h"
 
 /* At most this many invitations per account in any 24 hours. */
@@ -22,6 +24,15 @@ enum tm_error tool_collaborators_invite(struct tool_ctx *ctx, const json_t *args
  * precondition_failed for an expired one, permission_denied for a session
  * of another address). Principal anon; the session is the credential. */
 enum tm_error auth_web_accept_invitation(struct tool_ctx *ctx, const json_t *args, json_t **result);
+
+/* A new gateway key for a collaboration key (also for the dashboard's
+ * regenerate, web_collab.c): a random tm_test_ (live: tm_live_) key into key,
+ * its SHA-256 as a bytea literal ("\\x" and 64 hex digits) into hash_hex, and
+ * the key sealed with the workers' key box as a bytea literal into *enc (to
+ * free). False when the key box is not available. */
+#define COLLAB_HASH_HEX_LEN (2 + 64 + 1)
+bool collab_key_new(const struct config *cfg, bool live, char key[GATEWAY_KEY_LEN + 1],
+                    char hash_hex[COLLAB_HASH_HEX_LEN], char **enc);
 
 /* A plausible e-mail address (one @, a dotted domain, no spaces or controls,
  * at most 254 bytes). */

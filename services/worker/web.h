@@ -99,6 +99,27 @@ enum tm_error web_endpoint_reveal(struct tool_ctx *ctx, const json_t *args, json
 enum tm_error web_endpoint_regenerate_key(struct tool_ctx *ctx, const json_t *args, json_t **result);
 enum tm_error web_endpoint_delete(struct tool_ctx *ctx, const json_t *args, json_t **result);
 
+/* Secrets answered to the edge (web_apis.c): secret sealed with args.reply_key (32 bytes, base64url, derived by
+ * the edge from the session token) into *out (base64url, to free), so no usable secret is stored with the
+ * answer in applied_requests; and a stored keybox-sealed secret (bytea text) opened (NULL if it does not open,
+ * recorded on ctx). */
+enum tm_error web_seal_for_edge(struct tool_ctx *ctx, const json_t *args, const char *secret, char **out);
+char *web_open_stored(struct tool_ctx *ctx, const char *bytea_text);
+
+/* ---- collaboration keys and invitations (web_collab.c) ---- */
+enum tm_error web_collab_list(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_collab_create_key(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_collab_permissions(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_collab_reveal(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_collab_set_active(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_collab_regenerate(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_collab_delete(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_collab_invite(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_collab_revoke(struct tool_ctx *ctx, const json_t *args, json_t **result);
+/* auth op web.invitation_peek {token} -> {email, status, endpoint, key} (principal anon; the link is the
+ * credential): what an invitation link is for, shown before sign-in. */
+enum tm_error auth_web_invitation_peek(struct tool_ctx *ctx, const json_t *args, json_t **result);
+
 /* ---- archives (web_archives.c) and profile (web_profile.c) ---- */
 enum tm_error web_archives_list(struct tool_ctx *ctx, const json_t *args, json_t **result);
 enum tm_error web_archives_download(struct tool_ctx *ctx, const json_t *args, json_t **result);

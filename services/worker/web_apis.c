@@ -85,8 +85,9 @@ static enum tm_error own_endpoint(struct tool_ctx *ctx, const char *id, bool loc
     return TM_OK;
 }
 
-/* The sealed form of secret for the edge: base64url(secretbox with args.reply_key). */
-static enum tm_error seal_for_edge(struct tool_ctx *ctx, const json_t *args, const char *secret, char **out)
+/* The sealed form of secret for the edge: base64url(secretbox with args.reply_key). Also the other pages'
+ * (web.h). */
+enum tm_error web_seal_for_edge(struct tool_ctx *ctx, const json_t *args, const char *secret, char **out)
 {
     const char *rk = tool_arg_str(args, "reply_key");
     uint8_t key[KEYBOX_KEY_LEN + 1];
@@ -103,8 +104,8 @@ static enum tm_error seal_for_edge(struct tool_ctx *ctx, const json_t *args, con
     return TM_OK;
 }
 
-/* Decrypts a stored secret (bytea text); NULL if it does not open (recorded on ctx). */
-static char *open_stored(struct tool_ctx *ctx, const char *bytea_text)
+/* Decrypts a stored secret (bytea text); NULL if it does not open (recorded on ctx). Also the other pages'. */
+char *web_open_stored(struct tool_ctx *ctx, const char *bytea_text)
 {
     const struct keybox *kb = gateway_keybox(ctx->cfg);
     size_t n;
@@ -241,7 +242,7 @@ enum tm_error web_endpoint_detail(struct tool_ctx *ctx, const json_t *args, json
         return ctx->code;
     }
     for (int i = 0; i < PQntuples(res); i++) {
-        char *s = open_stored(ctx, PQgetvalue(res, i, 1));
+        char *s = web_open_stored(ctx, PQgetvalue(res, i, 1));
         if (!s) {
             PQclear(res);
             json_decref(detail);
@@ -315,12 +316,12 @@ enum tm_error web_endpoint_reveal(struct tool_ctx *ctx, const json_t *args, json
         return tool_fail(ctx, TM_ERR_NOT_FOUND, NULL, "this endpoint has no %s in %s",
                          key ? "owner key" : "webhook secret", env);
     }
-    char *plain = open_stored(ctx, PQgetvalue(res, 0, 0));
+    char *plain = web_open_stored(ctx, PQgetvalue(res, 0, 0));
     PQclear(res);
     if (!plain)
         return ctx->code;
     char *sealed = NULL;
-    enum tm_error rc = seal_for_edge(ctx, args, plain, &sealed);
+    enum tm_error rc = web_seal_for_edge(ctx, args, plain, &sealed);
     memset(plain, 0, strlen(plain));
     free(plain);
     if (rc != TM_OK)
@@ -387,7 +388,7 @@ enum tm_error web_endpoint_regenerate_key(struct tool_ctx *ctx, const json_t *ar
     gateway_key_mask(!strcmp(env, "production") ? "tm_live_" : "tm_test_", key + strlen(key) - 4, masked,
                      sizeof masked);
     char *sealed = NULL;
-    enum tm_error rc = seal_for_edge(ctx, args, key, &sealed);
+    enum tm_error rc = web_seal_for_edge(ctx, args, key, &sealed);
     memset(key, 0, sizeof key);
     if (rc != TM_OK)
         return rc;
@@ -446,3 +447,4 @@ enum tm_error web_endpoint_delete(struct tool_ctx *ctx, const json_t *args, json
                         "collaboration_keys", collab);
     return TM_OK;
 }
+

@@ -36,7 +36,16 @@ static const struct web_handler handlers[] = {
     {"endpoints.regenerate_key", web_endpoint_regenerate_key, false},
     {"endpoints.delete", web_endpoint_delete, false},
 
-    /* collaborators: keys and invitations of an endpoint */
+    /* collaborators: keys and invitations of an endpoint (/dashboard/endpoints/{id}/collaborators, web_collab.c) */
+    {"collab.list", web_collab_list, true},
+    {"collab.create_key", web_collab_create_key, false},
+    {"collab.permissions", web_collab_permissions, false},
+    {"collab.reveal", web_collab_reveal, false},
+    {"collab.set_active", web_collab_set_active, false},
+    {"collab.regenerate", web_collab_regenerate, false},
+    {"collab.delete", web_collab_delete, false},
+    {"collab.invite", web_collab_invite, false},
+    {"collab.revoke", web_collab_revoke, false},
 
     /* AI integration: MCP API keys, connected apps (/settings/ai, web_ai.c) */
     {"mcpkeys.list", web_mcpkeys_list, true},
