@@ -27,6 +27,7 @@
 #define TM_DASH_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <event2/http.h>
 #include <jansson.h>
 #include "common/strbuf.h"
@@ -129,6 +130,20 @@ void dash_page_audit(struct dash_req *d);
 /* APIs (dash_apis.c): /dashboard and /dashboard/endpoints/{id}[/action] */
 void dash_page_dashboard(struct dash_req *d);
 void dash_page_endpoint(struct dash_req *d);
+/* Secrets shown once after Post/Redirect/Get (dash_apis.c; docs/DASHBOARD.md, "APIs"). A page sends
+ * dash_reveal_reply_key(d) as args.reply_key of its web operation; the worker answers the secret sealed with it
+ * (web_seal_for_edge); before redirecting the page keeps it with dash_reveal_set(d, tag, sealed) (a 60 s
+ * cookie; tag says what and whose it is: [A-Za-z0-9._:-], at most 200 bytes); the next GET gets it back once
+ * with dash_reveal_take(d, &tag) (malloc'd secret and tag, the cookie cleared; NULL if absent or not openable
+ * with this session), and must check the tag. The reply key is SHA-256("tm-dashboard-reveal" NUL session). */
+char *dash_reveal_reply_key(const struct dash_req *d);
+bool dash_reveal_set(struct dash_req *d, const char *tag, const char *sealed);
+char *dash_reveal_take(struct dash_req *d, char **tag);
+/* Their pure parts (unit-tested): the key, the cookie value "<tag>.<sealed>" (NULL if either is malformed),
+ * and opening a cookie value with a session (the secret and *tag, or NULL). */
+void dash_reveal_key(const char *session, uint8_t key[32]);
+char *dash_reveal_cookie_value(const char *tag, const char *sealed);
+char *dash_reveal_open_value(const char *value, const char *session, char **tag);
 
 /* archives (dash_archives.c) */
 void dash_page_archives(struct dash_req *d);

@@ -83,6 +83,72 @@ static bool https(const struct edge *e)
     return !strncmp(e->cfg->public_url, "https://", 8);
 }
 
+/* ---- sealed secrets after Post/Redirect/Get (dash.h; see the top) ---------------------------- */
+
+#define REVEAL_TAG_MAX 200
+#define REVEAL_SEALED_MAX 400
+#define REVEAL_BOX_MAX 300
+
+static const char B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+void dash_reveal_key(const char *session, uint8_t key[32])
+{
+    static const char label[] = "tm-dashboard-reveal";
+    size_t sl = session ? strlen(session) : 0;
+    char *buf = xmalloc(sizeof label + sl);
+    memcpy(buf, label, sizeof label);   /* with its NUL */
+    if (sl)
+        memcpy(buf + sizeof label, session, sl);
+    sha256(buf, sizeof label + sl, key);
+    memset(buf, 0, sizeof label + sl);
+    free(buf);
+}
+
+char *dash_reveal_reply_key(const struct dash_req *d)
+{
+    uint8_t k[32];
+    dash_reveal_key(d->session, k);
+    char *s = b64url_encode(k, sizeof k);
+    memset(k, 0, sizeof k);
+    return s;
+}
+
+char *dash_reveal_cookie_value(const char *tag, const char *sealed)
+{
+    size_t tl = tag ? strlen(tag) : 0, sl = sealed ? strlen(sealed) : 0;
+    if (!tl || tl > REVEAL_TAG_MAX || strspn(tag, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                                                  "-_.:") != tl ||
+        !sl || sl > REVEAL_SEALED_MAX || strspn(sealed, B64URL) != sl)
+        return NULL;
+    return xasprintf("%s.%s", tag, sealed);
+}
+
+char *dash_reveal_open_value(const char *value, const char *session, char **tag)
+{
+    *tag = NULL;
+    const char *dot = value ? strrchr(value, '.') : NULL;
+    if (!dot || dot == value || (size_t)(dot - value) > REVEAL_TAG_MAX)
+        return NULL;
+    const char *sealed = dot + 1;
+    size_t sl = strlen(sealed);
+    if (!sl || sl > REVEAL_SEALED_MAX || strspn(sealed, B64URL) != sl)
+        return NULL;
+    uint8_t box[REVEAL_BOX_MAX];
+    long n = b64url_decode(sealed, sl, box, sizeof box);
+    if (n <= 0)
+        return NULL;
+    struct keybox kb;
+    uint8_t k[32];
+    dash_reveal_key(session, k);
+    keybox_from_bytes(&kb, k);
+    char *secret = keybox_open(&kb, box, (size_t)n);
+    memset(&kb, 0, sizeof kb);
+    memset(k, 0, sizeof k);
+    if (secret)
+        *tag = xstrndup(value, (size_t)(dot - value));
+    return secret;
+}
+
 static const char *reveal_cookie(const struct edge *e)
 {
     return https(e) ? "__Host-tm_reveal" : "tm_reveal";
@@ -96,26 +162,26 @@ static void set_reveal_cookie(struct dash_req *d, const char *value, int max_age
     free(c);
 }
 
-/* The reply key for sealed secrets: SHA-256("tm-dashboard-reveal" NUL session), base64url. */
-static void reply_key(const struct dash_req *d, uint8_t key[32])
+bool dash_reveal_set(struct dash_req *d, const char *tag, const char *sealed)
 {
-    static const char label[] = "tm-dashboard-reveal";
-    size_t sl = d->session ? strlen(d->session) : 0;
-    char *buf = xmalloc(sizeof label + sl);
-    memcpy(buf, label, sizeof label);   /* with its NUL */
-    if (sl)
-        memcpy(buf + sizeof label, d->session, sl);
-    sha256(buf, sizeof label + sl, key);
-    free(buf);
+    char *v = dash_reveal_cookie_value(tag, sealed);
+    if (!v)
+        return false;
+    set_reveal_cookie(d, v, REVEAL_MAX_AGE);
+    free(v);
+    return true;
 }
 
-static char *reply_key_b64(const struct dash_req *d)
+char *dash_reveal_take(struct dash_req *d, char **tag)
 {
-    uint8_t k[32];
-    reply_key(d, k);
-    char *s = b64url_encode(k, sizeof k);
-    memset(k, 0, sizeof k);
-    return s;
+    *tag = NULL;
+    char *v = oauth_cookie_get(http_header(d->req, "Cookie"), reveal_cookie(d->e));
+    if (!v)
+        return NULL;
+    set_reveal_cookie(d, "", 0);
+    char *secret = dash_reveal_open_value(v, d->session, tag);
+    free(v);
+    return secret;
 }
 
 /* ---- /dashboard: the list ------------------------------------------------------------- */
@@ -548,46 +614,31 @@ static void on_detail(struct dash_req *d, const struct dash_answer *a)
     render(d, status, name, &b);
 }
 
-/* A secret left by the previous POST for this endpoint (see the top), opened and the cookie cleared. */
+/* A secret left by the previous POST for this endpoint (see the top); the cookie is cleared. */
 static void take_revealed(struct dash_req *d, struct ep_state *s)
 {
-    char *v = oauth_cookie_get(http_header(d->req, "Cookie"), reveal_cookie(d->e));
-    if (!v)
+    char *tag;
+    char *secret = dash_reveal_take(d, &tag);
+    if (!secret)
         return;
-    set_reveal_cookie(d, "", 0);
-    /* <endpoint id>.<what>.<environment>.<sealed, base64url> */
-    char *parts[4] = {0};
-    char *save = NULL, *p = v;
-    for (int i = 0; i < 4; i++) {
-        parts[i] = strtok_r(p, ".", &save);
-        p = NULL;
+    /* tag: <endpoint id>.<what>.<environment> */
+    char id[40], what[16], env[16];
+    const char *label = NULL;
+    if (sscanf(tag, "%39[^.].%15[^.].%15s", id, what, env) == 3 && !strcmp(id, s->id) &&
+        (!strcmp(env, "sandbox") || !strcmp(env, "production")))
+        label = !strcmp(what, "key")       ? "owner key"
+                : !strcmp(what, "newkey")  ? "new owner key"
+                : !strcmp(what, "webhook") ? "webhook signing secret"
+                                           : NULL;
+    if (label) {
+        s->shown = secret;
+        s->shown_what = xasprintf("The %s %s%s", env, label,
+                                  !strcmp(what, "newkey") ? " (the old one no longer works)" : "");
+    } else {
+        memset(secret, 0, strlen(secret));
+        free(secret);
     }
-    if (!parts[3] || strcmp(parts[0], s->id) || strlen(parts[3]) > 400 ||
-        (strcmp(parts[2], "sandbox") && strcmp(parts[2], "production"))) {
-        free(v);
-        return;
-    }
-    const char *what = !strcmp(parts[1], "key")       ? "owner key"
-                       : !strcmp(parts[1], "newkey")  ? "new owner key"
-                       : !strcmp(parts[1], "webhook") ? "webhook signing secret"
-                                                      : NULL;
-    uint8_t box[320];
-    long n = what ? b64url_decode(parts[3], strlen(parts[3]), box, sizeof box) : -1;
-    if (n > 0) {
-        struct keybox kb;
-        uint8_t k[32];
-        reply_key(d, k);
-        keybox_from_bytes(&kb, k);
-        s->shown = keybox_open(&kb, box, (size_t)n);
-        memset(&kb, 0, sizeof kb);
-        memset(k, 0, sizeof k);
-        if (s->shown) {
-            const char *env = parts[2];
-            s->shown_what = xasprintf("The %s %s%s", env, what,
-                                      !strcmp(parts[1], "newkey") ? " (the old one no longer works)" : "");
-        }
-    }
-    free(v);
+    free(tag);
 }
 
 /* Shows the detail page of s->id (after a refused action too: s->message). */
@@ -619,14 +670,13 @@ static void on_sealed(struct dash_req *d, const struct dash_answer *a, const cha
         return;
     }
     const char *sealed = jstr(a->result, "sealed"), *env = jstr(a->result, "environment");
-    if (!sealed || !env || strlen(sealed) > 400 || strspn(sealed, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                                                  "0123456789-_") != strlen(sealed)) {
+    char *tag = env && strlen(env) < 16 ? xasprintf("%s.%s.%s", s->id, what, env) : NULL;
+    bool set = tag && dash_reveal_set(d, tag, sealed);
+    free(tag);
+    if (!set) {
         dash_error(d, 503, "This is not available right now. Try again in a minute.");
         return;
     }
-    char *v = xasprintf("%s.%s.%s.%s", s->id, what, env, sealed);
-    set_reveal_cookie(d, v, REVEAL_MAX_AGE);
-    free(v);
     char *back = xasprintf("/dashboard/endpoints/%s", s->id);
     dash_redirect(d, back, flash);
     free(back);
@@ -713,7 +763,8 @@ void dash_page_endpoint(struct dash_req *d)
             dash_error(d, 405, "Use the forms on the endpoint's page.");
             return;
         }
-        take_revealed(d, s);
+        if (evhttp_request_get_command(d->req) == EVHTTP_REQ_GET)   /* a HEAD does not use it up */
+            take_revealed(d, s);
         show_detail(d);
         return;
     }
@@ -743,7 +794,7 @@ void dash_page_endpoint(struct dash_req *d)
         dash_error(d, 400, "The form was not understood.");
         return;
     }
-    char *rk = reply_key_b64(d);
+    char *rk = dash_reveal_reply_key(d);
     if (!strcmp(action, "/reveal")) {
         const char *what = dash_form(d, "secret");
         if (!what || (strcmp(what, "key") && strcmp(what, "webhook"))) {
