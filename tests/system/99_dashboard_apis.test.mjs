@@ -105,9 +105,14 @@ async function submit(page, button, fields = {}) {
 }
 
 test('/dashboard lists the account\'s endpoints with calls this period and the last call, 20 a page', async () => {
+  const paused = await deployedEndpoint(owner, 'Orders');
+  await q(`UPDATE endpoints SET active = false WHERE id = '${paused.id}'`);
+  const draft = (await mcp(owner, 'endpoints_create', { name: unique('Newsletter') })).endpoint;
   const ep = await deployedEndpoint(owner);
   const theirs = await deployedEndpoint(other, 'Secret form');
   const page = await signedIn(owner);
+  assert.match(await page.locator('tbody tr', { hasText: paused.name }).textContent(), /inactive/);
+  assert.match(await page.locator('tbody tr', { hasText: draft.name }).textContent(), /draft0—/);
   const row = page.locator('tbody tr', { hasText: ep.name });
   assert.equal(await row.count(), 1);
   const cells = await row.locator('th, td').allTextContents();
