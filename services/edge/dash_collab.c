@@ -21,23 +21,20 @@
  * paths below /dashboard/endpoints/{id}/collaborators here (its SUBPAGES).
  *
  * Revealed and new keys reach the page after the redirect like the owner's
- * keys on the endpoint page (dash_apis.c): the worker answers them sealed
- * with a reply key the edge derives from the session token (here with its
- * own label), the sealed box waits in a 60-second HttpOnly SameSite=Strict
- * cookie of this page, and the next GET opens it, shows it once and clears
- * the cookie.
+ * keys on the endpoint page, with the dash_reveal_* helpers (dash.h): the
+ * worker answers them sealed with a reply key derived from the session
+ * token, the sealed box waits in the 60-second reveal cookie tagged with
+ * this endpoint, the key and the environment, and the next GET of this page
+ * opens it, shows it once in that key's section and clears the cookie.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <event2/http.h>
 
-#include "common/keybox.h"
 #include "common/util.h"
 #include "services/edge/dash.h"
-#include "services/edge/edge_http.h"
 
-#define REVEAL_MAX_AGE 60
 #define PASSWORD_MAX 1024
 #define SUFFIX "/collaborators"
 
@@ -122,86 +119,29 @@ static void password_input(struct strbuf *b, const char *what, const char *key_i
     dash_put(b, "\" name=\"password\" required maxlength=\"1024\" autocomplete=\"current-password\">\n");
 }
 
-/* ---- the sealed secret after the redirect ----------------------------------------------- */
+/* ---- the sealed secret after the redirect (dash_reveal_*, dash.h) ------------------------------ */
 
-static bool https(const struct edge *e)
-{
-    return !strncmp(e->cfg->public_url, "https://", 8);
-}
-
-static const char *reveal_cookie(const struct edge *e)
-{
-    return https(e) ? "__Host-tm_collab_reveal" : "tm_collab_reveal";
-}
-
-static void set_reveal_cookie(struct dash_req *d, const char *value, int max_age)
-{
-    char *c = xasprintf("%s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Strict%s", reveal_cookie(d->e), value,
-                        max_age, https(d->e) ? "; Secure" : "");
-    evhttp_add_header(evhttp_request_get_output_headers(d->req), "Set-Cookie", c);
-    free(c);
-}
-
-/* SHA-256("tm-dashboard-collab-reveal" NUL session): only the holder of the session can open the cookie. */
-static void reply_key(const struct dash_req *d, uint8_t key[32])
-{
-    static const char label[] = "tm-dashboard-collab-reveal";
-    size_t sl = d->session ? strlen(d->session) : 0;
-    char *buf = xmalloc(sizeof label + sl);
-    memcpy(buf, label, sizeof label);
-    if (sl)
-        memcpy(buf + sizeof label, d->session, sl);
-    sha256(buf, sizeof label + sl, key);
-    memset(buf, 0, sizeof label + sl);
-    free(buf);
-}
-
-static char *reply_key_b64(const struct dash_req *d)
-{
-    uint8_t k[32];
-    reply_key(d, k);
-    char *s = b64url_encode(k, sizeof k);
-    memset(k, 0, sizeof k);
-    return s;
-}
-
-/* The secret the previous POST left for this page: "<endpoint id>:<key id>.<what>.<environment>.<sealed>". */
+/* The secret the previous POST left for this page, tagged "collab:<endpoint id>:<key id>:<what>:<environment>". */
 static void take_revealed(struct dash_req *d, struct collab_state *s)
 {
-    char *v = oauth_cookie_get(http_header(d->req, "Cookie"), reveal_cookie(d->e));
-    if (!v)
+    char *tag = NULL;
+    char *secret = dash_reveal_take(d, &tag);
+    if (!secret)
         return;
-    set_reveal_cookie(d, "", 0);
-    char *parts[5] = {0};
-    char *save = NULL, *p = v;
-    for (int i = 0; i < 5; i++) {
-        parts[i] = strtok_r(p, ".", &save);
-        p = NULL;
+    char id[40], kid[40], what[16], env[16];
+    bool ok = sscanf(tag, "collab:%39[^:]:%39[^:]:%15[^:]:%15s", id, kid, what, env) == 4 && !strcmp(id, s->id) &&
+              is_uuid(kid) && (!strcmp(env, "sandbox") || !strcmp(env, "production")) &&
+              (!strcmp(what, "key") || !strcmp(what, "newkey"));
+    if (ok) {
+        bool fresh = !strcmp(what, "newkey");
+        s->shown = secret;
+        snprintf(s->shown_key, sizeof s->shown_key, "%s", kid);
+        s->shown_what = xasprintf("The %s %skey%s", env, fresh ? "new " : "", fresh ? " (the old one no longer works)" : "");
+    } else {
+        memset(secret, 0, strlen(secret));
+        free(secret);
     }
-    if (!parts[4] || strcmp(parts[0], s->id) || !is_uuid(parts[1]) || strlen(parts[4]) > 400 ||
-        (strcmp(parts[3], "sandbox") && strcmp(parts[3], "production")) ||
-        (strcmp(parts[2], "key") && strcmp(parts[2], "newkey"))) {
-        free(v);
-        return;
-    }
-    uint8_t box[320];
-    long n = b64url_decode(parts[4], strlen(parts[4]), box, sizeof box);
-    if (n > 0) {
-        struct keybox kb;
-        uint8_t k[32];
-        reply_key(d, k);
-        keybox_from_bytes(&kb, k);
-        s->shown = keybox_open(&kb, box, (size_t)n);
-        memset(&kb, 0, sizeof kb);
-        memset(k, 0, sizeof k);
-        if (s->shown) {
-            snprintf(s->shown_key, sizeof s->shown_key, "%s", parts[1]);
-            bool fresh = !strcmp(parts[2], "newkey");
-            s->shown_what = xasprintf("The %s %skey%s", parts[3], fresh ? "new " : "",
-                                      fresh ? " (the old one no longer works)" : "");
-        }
-    }
-    free(v);
+    free(tag);
 }
 
 /* ---- the page ------------------------------------------------------------------------------ */
@@ -564,14 +504,15 @@ static void on_sealed(struct dash_req *d, const struct dash_answer *a)
     const char *sealed = jstr(a->result, "sealed"), *env = jstr(a->result, "environment"),
                *kid = jstr(a->result, "key_id");
     bool fresh = jstr(a->result, "masked") != NULL;
-    if (!sealed || !env || !kid || !is_uuid(kid) || strlen(sealed) > 400 ||
-        strspn(sealed, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != strlen(sealed)) {
+    char *tag = env && kid && is_uuid(kid) && (!strcmp(env, "sandbox") || !strcmp(env, "production"))
+                    ? xasprintf("collab:%s:%s:%s:%s", s->id, kid, fresh ? "newkey" : "key", env)
+                    : NULL;
+    bool set = tag && sealed && dash_reveal_set(d, tag, sealed);
+    free(tag);
+    if (!set) {
         dash_error(d, 503, "This is not available right now. Try again in a minute.");
         return;
     }
-    char *v = xasprintf("%s.%s.%s.%s.%s", s->id, kid, fresh ? "newkey" : "key", env, sealed);
-    set_reveal_cookie(d, v, REVEAL_MAX_AGE);
-    free(v);
     back(d, fresh ? "A new key was made; the old one stopped working. It is shown below, once."
                   : "Revealed below, once. The reveal is recorded in the audit log.");
 }
@@ -653,7 +594,7 @@ void dash_page_collab(struct dash_req *d)
     case 4: {
         op = which == 2 ? "collab.reveal" : "collab.regenerate";
         cb = on_sealed;
-        char *rk = reply_key_b64(d);
+        char *rk = dash_reveal_reply_key(d);
         json_object_set_new(args, "key_id", json_string(kid));
         json_object_set_new(args, "environment", json_string(env));
         json_object_set_new(args, "password", json_string(pw));
