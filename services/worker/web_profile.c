@@ -166,6 +166,30 @@ static const char SQL_EMAIL[] = "SELECT email FROM accounts WHERE id = $1::uuid 
 static const char SQL_ARCHIVES[] =
     "SELECT id::text, jsonl_path, csv_path FROM archives WHERE account_id = $1::uuid";
 static const char SQL_DELETE[] = "SELECT delete_account($1::uuid)::text";
+/* The monthly partitions of call_logs (and its default one), oldest first. */
+static const char SQL_PARTITIONS[] =
+    "SELECT i.inhrelid::regclass::text FROM pg_inherits i WHERE i.inhparent = 'public.call_logs'::regclass "
+    "ORDER BY 1";
+static const char SQL_DELETE_LOGS[] = "SELECT delete_account_call_logs($1::uuid, $2::regclass)";
+
+/* The account's call logs, one statement per partition (migration 017 says why). */
+static enum tm_error delete_logs(struct tool_ctx *ctx)
+{
+    PGresult *parts = tool_query(ctx, SQL_PARTITIONS, 0, NULL);
+    if (!parts)
+        return ctx->code;
+    for (int i = 0; i < PQntuples(parts); i++) {
+        const char *p[2] = {ctx->who->account_id, PQgetvalue(parts, i, 0)};
+        PGresult *res = tool_query(ctx, SQL_DELETE_LOGS, 2, p);
+        if (!res) {
+            PQclear(parts);
+            return ctx->code;
+        }
+        PQclear(res);
+    }
+    PQclear(parts);
+    return TM_OK;
+}
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -195,6 +219,8 @@ enum tm_error web_account_delete(struct tool_ctx *ctx, const json_t *args, json_
         return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL,
                          "type your account's e-mail address exactly to confirm; nothing was deleted");
 
+    if (delete_logs(ctx) != TM_OK)
+        return ctx->code;
     /* The files to remove once the rows are gone (deleted archives' files are already gone). */
     if (!(res = tool_query(ctx, SQL_ARCHIVES, 1, p)))
         return ctx->code;

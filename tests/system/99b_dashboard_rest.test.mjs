@@ -273,6 +273,7 @@ test('profile: time zone and notification settings; CSRF and bad values refused;
   const audit = await page.textContent('main table');
   assert.match(audit, /profile\.timezone/);
   assert.match(audit, /profile\.notifications/);
+  await b.screenshot('audit', { page });
 });
 
 test('delete account: e-mail and password required; then data gone, signed out everywhere, keys and OAuth tokens refused, address free', async () => {
