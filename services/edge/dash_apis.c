@@ -3,9 +3,10 @@
  * /dashboard (the account's endpoints, 20 a page) and
  * /dashboard/endpoints/{id} (fields per environment, URLs, the owner's keys
  * and webhook signing secrets masked, deploy history, recent calls) with its
- * actions: reveal a key or secret, regenerate a key, delete the endpoint.
- * Each action needs the password again; deleting also needs the endpoint's
- * name typed exactly. The worker side is services/worker/web_apis.c.
+ * actions: reveal a key or secret, regenerate a key, pause and resume the
+ * endpoint, clear its sandbox records, delete it. Each action but resuming
+ * needs the password again; deleting also needs the endpoint's name typed
+ * exactly. The worker side is services/worker/web_apis.c.
  *
  * Secrets after Post/Redirect/Get. A revealed or new secret must appear on
  * the page the POST redirects to, but never in a URL, a log, or the
@@ -529,6 +530,31 @@ static void calls_section(struct strbuf *b, const json_t *calls)
     dash_put(b, "</tbody></table></div>\n");
 }
 
+static void state_sections(struct strbuf *b, struct dash_req *d, const struct ep_state *s, bool active)
+{
+    dash_put(b, "<h2 id=\"pause\">Pause or resume</h2>\n");
+    char *act = action_path(s->id, active ? "pause" : "resume");
+    if (active) {
+        dash_put(b, "<p>A paused endpoint keeps its records and keys, but every call to it, in both environments, "
+                    "is refused (403 <code>endpoint_inactive</code>) until you resume it.</p>\n");
+        dash_form_open(b, d, act);
+        password_input(b, "pw-pause");
+        dash_put(b, "<button type=\"submit\" class=\"danger\">Pause this endpoint</button>\n</form>\n");
+    } else {
+        dash_put(b, "<p>This endpoint is paused: calls to it are refused. Resuming lets them through again.</p>\n");
+        dash_form_open(b, d, act);
+        dash_put(b, "<button type=\"submit\">Resume this endpoint</button>\n</form>\n");
+    }
+    free(act);
+    dash_put(b, "<h2 id=\"sandbox\">Sandbox data</h2>\n<p>Clearing deletes every record of the sandbox at once; "
+                "production records, call logs and keys stay.</p>\n");
+    act = action_path(s->id, "clear-sandbox");
+    dash_form_open(b, d, act);
+    free(act);
+    password_input(b, "pw-clear-sandbox");
+    dash_put(b, "<button type=\"submit\" class=\"danger\">Clear the sandbox records</button>\n</form>\n");
+}
+
 static void delete_section(struct strbuf *b, struct dash_req *d, const struct ep_state *s, const char *name)
 {
     dash_put(b, "<h2 id=\"delete\">Delete this endpoint</h2>\n<p>Deleting removes the endpoint, its records, its "
@@ -609,6 +635,7 @@ static void on_detail(struct dash_req *d, const struct dash_answer *a)
     dash_put(&b, "<h2 id=\"collaborators\">Collaboration keys</h2>\n<p><a href=\"/dashboard/endpoints/");
     dash_esc(&b, s->id);
     dash_put(&b, "/collaborators\">Manage collaboration keys and invitations</a></p>\n");
+    state_sections(&b, d, s, json_is_true(json_object_get(ep, "active")));
     delete_section(&b, d, s, name);
     int status = s->message ? s->status : 200;
     render(d, status, name, &b);
@@ -708,6 +735,35 @@ static void on_delete(struct dash_req *d, const struct dash_answer *a)
     free(msg);
 }
 
+static void on_set_active(struct dash_req *d, const struct dash_answer *a)
+{
+    struct ep_state *s = d->state;
+    if (!a->ok) {
+        refused(d, a);
+        return;
+    }
+    char *back = xasprintf("/dashboard/endpoints/%s", s->id);
+    dash_redirect(d, back, json_is_true(json_object_get(a->result, "active"))
+                               ? "The endpoint is active: calls go through again."
+                               : "The endpoint is paused: calls to it are refused until you resume it.");
+    free(back);
+}
+
+static void on_clear_sandbox(struct dash_req *d, const struct dash_answer *a)
+{
+    struct ep_state *s = d->state;
+    if (!a->ok) {
+        refused(d, a);
+        return;
+    }
+    char msg[96];
+    snprintf(msg, sizeof msg, "The sandbox was cleared: %lld records deleted.",
+             (long long)json_integer_value(json_object_get(a->result, "records")));
+    char *back = xasprintf("/dashboard/endpoints/%s", s->id);
+    dash_redirect(d, back, msg);
+    free(back);
+}
+
 static const char *env_field(struct dash_req *d)
 {
     const char *env = dash_form(d, "environment");
@@ -732,7 +788,7 @@ static const struct {
     {NULL, NULL},
 };
 
-/* /dashboard/endpoints/{id}[/reveal|/regenerate|/delete|a SUBPAGES suffix] */
+/* /dashboard/endpoints/{id}[/reveal|/regenerate|/pause|/resume|/clear-sandbox|/delete|a SUBPAGES suffix] */
 void dash_page_endpoint(struct dash_req *d)
 {
     const char *rest = d->rest;
@@ -768,7 +824,8 @@ void dash_page_endpoint(struct dash_req *d)
         show_detail(d);
         return;
     }
-    if (!strcmp(action, "/reveal") || !strcmp(action, "/regenerate") || !strcmp(action, "/delete")) {
+    if (!strcmp(action, "/reveal") || !strcmp(action, "/regenerate") || !strcmp(action, "/delete") ||
+        !strcmp(action, "/pause") || !strcmp(action, "/resume") || !strcmp(action, "/clear-sandbox")) {
         if (!post) {
             char *back = xasprintf("/dashboard/endpoints/%s", id);
             dash_redirect(d, back, NULL);
@@ -777,6 +834,19 @@ void dash_page_endpoint(struct dash_req *d)
         }
     } else {
         dash_error(d, 404, "There is no such page.");
+        return;
+    }
+    if (!strcmp(action, "/pause") || !strcmp(action, "/resume")) {
+        bool resume = !strcmp(action, "/resume");
+        json_t *args = json_pack("{s:s, s:b}", "endpoint_id", id, "active", resume);
+        if (!resume)
+            json_object_set_new(args, "password", json_string(password_field(d)));
+        dash_call(d, "endpoints.set_active", args, on_set_active);
+        return;
+    }
+    if (!strcmp(action, "/clear-sandbox")) {
+        dash_call(d, "endpoints.clear_sandbox",
+                  json_pack("{s:s, s:s}", "endpoint_id", id, "password", password_field(d)), on_clear_sandbox);
         return;
     }
     const char *env = env_field(d);

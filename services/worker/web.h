@@ -98,6 +98,8 @@ enum tm_error web_endpoint_detail(struct tool_ctx *ctx, const json_t *args, json
 enum tm_error web_endpoint_reveal(struct tool_ctx *ctx, const json_t *args, json_t **result);
 enum tm_error web_endpoint_regenerate_key(struct tool_ctx *ctx, const json_t *args, json_t **result);
 enum tm_error web_endpoint_delete(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_endpoint_set_active(struct tool_ctx *ctx, const json_t *args, json_t **result);
+enum tm_error web_endpoint_clear_sandbox(struct tool_ctx *ctx, const json_t *args, json_t **result);
 
 /* Secrets answered to the edge (web_apis.c): secret sealed with args.reply_key (32 bytes, base64url, derived by
  * the edge from the session token) into *out (base64url, to free), so no usable secret is stored with the

@@ -2,7 +2,8 @@
  * web_apis — the web operations of the dashboard's APIs pages
  * (docs/DASHBOARD.md, "APIs"): the endpoint list, one endpoint's detail, and
  * the actions kept out of MCP on it: revealing and regenerating the owner's
- * gateway keys, revealing the webhook signing secrets, deleting the endpoint.
+ * gateway keys, revealing the webhook signing secrets, pausing and resuming
+ * the endpoint, clearing its sandbox records, deleting it.
  *
  * The detail reuses the MCP tools' own code (endpoints_get for the fields,
  * URLs, masked keys and webhooks; logs_search for the recent calls), so the
@@ -448,3 +449,65 @@ enum tm_error web_endpoint_delete(struct tool_ctx *ctx, const json_t *args, json
     return TM_OK;
 }
 
+
+/* ---- endpoints.set_active ---------------------------------------------------------------------- */
+
+static const char SQL_SET_ACTIVE[] =
+    "UPDATE endpoints SET active = $3::boolean, updated_at = now() WHERE id = $1::uuid AND account_id = $2::uuid "
+    "AND deleted_at IS NULL AND active <> $3::boolean";
+
+/* endpoints.set_active {endpoint_id, active, password (to pause)} -> {active, changed}: a paused endpoint
+ * keeps its data and keys, and the gateway answers 403 endpoint_inactive in every environment from the next
+ * call on (it reads the flag per call); audited (endpoint.deactivate, endpoint.activate) when it changes. */
+enum tm_error web_endpoint_set_active(struct tool_ctx *ctx, const json_t *args, json_t **result)
+{
+    const char *id = endpoint_id_arg(ctx, args);
+    if (!id)
+        return ctx->code;
+    const json_t *ja = json_object_get(args, "active");
+    if (!json_is_boolean(ja))
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "active must be true or false");
+    bool active = json_is_true(ja);
+    if ((!active && web_require_password(ctx, args) != TM_OK) || own_endpoint(ctx, id, true, NULL, NULL) != TM_OK)
+        return ctx->code;
+    const char *p[3] = {id, ctx->who->account_id, active ? "true" : "false"};
+    PGresult *res = tool_query(ctx, SQL_SET_ACTIVE, 3, p);
+    if (!res)
+        return ctx->code;
+    bool changed = !strcmp(PQcmdTuples(res), "1");
+    PQclear(res);
+    if (changed && web_audit(ctx, active ? "endpoint.activate" : "endpoint.deactivate", "endpoint", id, NULL) != TM_OK)
+        return ctx->code;
+    *result = json_pack("{s:b, s:b}", "active", active, "changed", changed);
+    return TM_OK;
+}
+
+/* ---- endpoints.clear_sandbox --------------------------------------------------------------------- */
+
+/* Like the gateway's DELETE: records are marked deleted (bin/jobs drops sandbox rows after 30 days). */
+static const char SQL_CLEAR_SANDBOX[] =
+    "UPDATE records SET deleted_at = now(), updated_at = now() WHERE endpoint_id = $1::uuid "
+    "AND account_id = $2::uuid AND environment = 'sandbox' AND deleted_at IS NULL";
+
+/* endpoints.clear_sandbox {endpoint_id, password} -> {records}: every sandbox record of the endpoint is
+ * deleted (production is untouched); audited (endpoint.clear_sandbox, with the count). */
+enum tm_error web_endpoint_clear_sandbox(struct tool_ctx *ctx, const json_t *args, json_t **result)
+{
+    const char *id = endpoint_id_arg(ctx, args);
+    if (!id)
+        return ctx->code;
+    if (web_require_password(ctx, args) != TM_OK || own_endpoint(ctx, id, true, NULL, NULL) != TM_OK)
+        return ctx->code;
+    const char *p[2] = {id, ctx->who->account_id};
+    PGresult *res = tool_query(ctx, SQL_CLEAR_SANDBOX, 2, p);
+    if (!res)
+        return ctx->code;
+    long long n = strtoll(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    char details[48];
+    snprintf(details, sizeof details, "{\"records\":%lld}", n);
+    if (web_audit(ctx, "endpoint.clear_sandbox", "endpoint", id, details) != TM_OK)
+        return ctx->code;
+    *result = json_pack("{s:I}", "records", (json_int_t)n);
+    return TM_OK;
+}

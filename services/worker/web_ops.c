@@ -35,6 +35,8 @@ static const struct web_handler handlers[] = {
     {"endpoints.reveal", web_endpoint_reveal, false},
     {"endpoints.regenerate_key", web_endpoint_regenerate_key, false},
     {"endpoints.delete", web_endpoint_delete, false},
+    {"endpoints.set_active", web_endpoint_set_active, false},
+    {"endpoints.clear_sandbox", web_endpoint_clear_sandbox, false},
 
     /* collaborators: keys and invitations of an endpoint (/dashboard/endpoints/{id}/collaborators, web_collab.c) */
     {"collab.list", web_collab_list, true},

@@ -258,7 +258,8 @@ test('no CSRF token, another account\'s id, a wrong name or password: refused, n
   for (const token of [undefined, 'x'.repeat(43)]) {
     for (const [action, form] of [['delete', { confirm_name: ep.name, password: PASSWORD }],
       ['regenerate', { environment: 'sandbox', password: PASSWORD }],
-      ['reveal', { environment: 'sandbox', secret: 'key', password: PASSWORD }]]) {
+      ['reveal', { environment: 'sandbox', secret: 'key', password: PASSWORD }],
+      ['pause', { password: PASSWORD }], ['clear-sandbox', { password: PASSWORD }]]) {
       const r = await page.request.post(`/dashboard/endpoints/${ep.id}/${action}`, {
         form: token === undefined ? form : { ...form, csrf_token: token }, maxRedirects: 0,
       });
@@ -267,6 +268,8 @@ test('no CSRF token, another account\'s id, a wrong name or password: refused, n
     }
   }
   assert.equal(await live(ep.id), '1');
+  assert.equal(await q(`SELECT active FROM endpoints WHERE id = '${ep.id}'`), 't');
+  assert.equal(await q(`SELECT count(*) FROM records WHERE endpoint_id = '${ep.id}' AND deleted_at IS NULL`), '1');
   assert.equal((await storedKeys(owner.email, ep.slug)).sandbox_key, stored.sandbox_key);
 
   // Another account's endpoint: 404 for the page and every action, with this session's valid token and password.
@@ -275,11 +278,14 @@ test('no CSRF token, another account\'s id, a wrong name or password: refused, n
   assert.ok(!(await page.content()).includes(theirs.name));
   for (const [action, form] of [['delete', { confirm_name: theirs.name, password: PASSWORD }],
     ['regenerate', { environment: 'sandbox', password: PASSWORD }],
-    ['reveal', { environment: 'sandbox', secret: 'key', password: PASSWORD }]]) {
+    ['reveal', { environment: 'sandbox', secret: 'key', password: PASSWORD }],
+    ['pause', { password: PASSWORD }], ['resume', {}], ['clear-sandbox', { password: PASSWORD }]]) {
     r = await page.request.post(`/dashboard/endpoints/${theirs.id}/${action}`, { form: { ...form, csrf_token: csrf }, maxRedirects: 0 });
     assert.equal(r.status(), 404, `${action}: ${await r.text()}`);
   }
   assert.equal(await live(theirs.id), '1');
+  assert.equal(await q(`SELECT active FROM endpoints WHERE id = '${theirs.id}'`), 't');
+  assert.equal(await q(`SELECT count(*) FROM records WHERE endpoint_id = '${theirs.id}' AND deleted_at IS NULL`), '1');
   // Ids that are not UUIDs never reach a query.
   for (const path of ['/dashboard/endpoints/nope', `/dashboard/endpoints/${ep.id}x`, `/dashboard/endpoints/${ep.slug}`,
     '/dashboard/endpoints/', `/dashboard/endpoints/${ep.id.toUpperCase().replace(/-/g, '')}`]) {
@@ -306,6 +312,52 @@ test('no CSRF token, another account\'s id, a wrong name or password: refused, n
   assert.equal(r.status(), 303);
   assert.match(r.headers().location, /\/login\?next=/);
   assert.equal(await live(ep.id), '1');
+});
+
+test('pause and resume (the gateway refuses calls at once), clear the sandbox records', async () => {
+  const ep = await deployedEndpoint(owner, 'Pausable');
+  const stored = await storedKeys(owner.email, ep.slug);
+  const post = (key, body) => request(sys, {
+    method: 'POST', path: `/api/v1/data/${ep.slug}`, body,
+    headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+  });
+  assert.equal((await post(stored.sandbox_key, { email: 'c@example.com' })).status, 202);
+  assert.equal((await post(stored.production_key, { email: 'd@example.com' })).status, 202);
+  const page = await signedIn(owner);
+  await page.goto(`/dashboard/endpoints/${ep.id}`);
+  const before = await audit(owner);
+
+  let resp = await submit(page, 'Pause this endpoint', { password: 'not my password' });
+  assert.equal(resp.status(), 403);
+  assert.equal(await q(`SELECT active FROM endpoints WHERE id = '${ep.id}'`), 't');
+  resp = await submit(page, 'Pause this endpoint', { password: PASSWORD });
+  assert.equal(resp.status(), 303);
+  assert.match(await page.textContent('.ok'), /paused/);
+  assert.match(await page.textContent('main'), /inactive/);
+  for (const key of [stored.sandbox_key, stored.production_key]) {
+    const r = await gateway(ep.slug, key);
+    assert.equal(r.status, 403, r.text);
+    assert.equal(r.json.error.code ?? r.json.error, 'endpoint_inactive');
+  }
+  const got = await client.callTool({ name: 'endpoints_get', arguments: { endpoint: ep.id } });
+  assert.equal(got.structuredContent.active, false);
+  resp = await submit(page, 'Resume this endpoint');
+  assert.equal(resp.status(), 303);
+  assert.match(await page.textContent('.ok'), /active/);
+  assert.equal((await gateway(ep.slug, stored.production_key)).status, 200);
+
+  resp = await submit(page, 'Clear the sandbox records', { password: 'wrong' });
+  assert.equal(resp.status(), 403);
+  assert.equal(await q(`SELECT count(*) FROM records WHERE endpoint_id = '${ep.id}' AND environment = 'sandbox' AND deleted_at IS NULL`), '2');
+  resp = await submit(page, 'Clear the sandbox records', { password: PASSWORD });
+  assert.equal(resp.status(), 303);
+  assert.match(await page.textContent('.ok'), /2 records deleted/);
+  const sandbox = await gateway(ep.slug, stored.sandbox_key);
+  assert.equal(sandbox.status, 200);
+  assert.equal(sandbox.json.items.length, 0, sandbox.text);
+  assert.equal(await q(`SELECT count(*) FROM records WHERE endpoint_id = '${ep.id}' AND environment = 'production' AND deleted_at IS NULL`), '1');
+  const actions = (await audit(owner)).slice(before.length).split(',').filter(Boolean);
+  assert.deepEqual(actions, ['endpoint.deactivate', 'endpoint.activate', 'endpoint.clear_sandbox']);
 });
 
 test('delete: endpoints_get over MCP (official SDK) answers not found, its keys get 401, archives stay', async () => {
