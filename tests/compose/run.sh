@@ -7,7 +7,8 @@
 #      image, cached in BASE_CACHE), or the one DOCKER_HOST already reaches.
 #   2. Fresh secrets in a temporary SECRETS_DIR (deploy/compose/secrets.sh),
 #      and one (DB_WORKER_PASSWORD) from the environment instead.
-#   3. docker-compose build, then up -d --scale worker=3 with the profiles of
+#   3. docker-compose config (v1) and the Compose Specification's schema
+#      (v2: tests/compose/check-spec.mjs); docker-compose build, then up -d --scale worker=3 with the profiles of
 #      COMPOSE_TEST_PROFILES (default tls,monitoring), on free ports of
 #      127.0.0.1, under a project name of its own.
 #   4. Waits until the edge is ready and three workers hold database sessions.
@@ -160,6 +161,15 @@ deploy/compose/secrets.sh >/dev/null
 # environment (it wins over its file), every other one from its file.
 DB_WORKER_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
 export DB_WORKER_PASSWORD
+
+# The compose file for both Compose versions: what docker-compose 1.29 makes
+# of it, and the Compose Specification's schema (the format of v2).
+check_compose_file() {
+  "${COMPOSE[@]}" config -q || return 1
+  python3 -c 'import json, sys, yaml; json.dump(yaml.safe_load(open("docker-compose.yml")), sys.stdout)' |
+    node tests/compose/check-spec.mjs || return 1
+}
+timed "compose file checks (v1 config, v2 schema)" check_compose_file
 say "project $COMPOSE_PROJECT, profiles '${COMPOSE_PROFILES}', edge on $PUBLIC_URL"
 
 # ---- 3. build and up -------------------------------------------------------------
