@@ -120,7 +120,7 @@ function acceptPath(body) {
 }
 
 test('the page lists keys, permissions, masked keys with their state, collaborators and invitations', async () => {
-  const { ep, key } = await endpointWithKey(owner, 'Listed', 'Agency <b>&', { create: true, read: true, update: true, delete: false });
+  const { ep, key } = await endpointWithKey(owner, 'Listed', 'Agency', { create: true, read: true, update: true, delete: false });
   await mcp(owner, 'collaborators_invite', { endpoint: ep.id, key_id: key.id, email: 'pending@example.com' });
   const old = await mcp(owner, 'collaborators_invite', { endpoint: ep.id, key_id: key.id, email: 'late@example.com' });
   await q(`UPDATE invitations SET expires_at = now() - interval '1 minute' WHERE id = '${old.invitation.id}'`);
@@ -132,7 +132,7 @@ test('the page lists keys, permissions, masked keys with their state, collaborat
   assert.equal(new URL(page.url()).pathname, collabPath(ep));
   assert.equal(await page.textContent('h1'), `Collaboration keys: ${ep.name}`);
   const s = section(page, key);
-  assert.equal(await s.locator('h2').textContent(), 'Agency <b>&', 'names are text, not markup');
+  assert.equal(await s.locator('h2').textContent(), 'Agency');
   assert.equal(await s.locator('.description').textContent(), 'For the agency');
   for (const [env, prefix] of [['sandbox', 'tm_test_'], ['production', 'tm_live_']]) {
     const cells = await s.locator('tbody tr', { hasText: env }).first().locator('th, td').allTextContents();
@@ -150,6 +150,13 @@ test('the page lists keys, permissions, masked keys with their state, collaborat
   assert.match(rows.find((r) => r.includes('late@example.com')), /expired/);
   assert.match(rows.find((r) => r.includes('pending@example.com')), /pending/);
   await b.screenshot('collaborators', { page });
+
+  // Names and descriptions are text, not markup.
+  const odd = (await mcp(owner, 'collaborators_create_key', { endpoint: ep.id, name: '<b>Bold</b> & co', description: '<i>x</i>' })).key;
+  await page.reload();
+  assert.equal(await section(page, odd).locator('h2').textContent(), '<b>Bold</b> & co');
+  assert.equal(await section(page, odd).locator('.description').textContent(), '<i>x</i>');
+  assert.equal(await page.locator('main b, main i').count(), 0);
 
   // On a phone, too.
   const phone = await b.newPage({ phone: true });
