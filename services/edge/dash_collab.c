@@ -555,7 +555,8 @@ void dash_page_collab(struct dash_req *d)
             dash_error(d, 405, "Use the forms on the page.");
             return;
         }
-        take_revealed(d, s);
+        if (evhttp_request_get_command(d->req) == EVHTTP_REQ_GET)   /* a HEAD does not use it up */
+            take_revealed(d, s);
         show_page(d);
         return;
     }

@@ -222,6 +222,15 @@ test('reveal, deactivate, reactivate, regenerate, delete: password again, audite
   assert.ok(!page.url().includes(stored.sandbox_key.slice(8)));
   await page.reload();
   assert.equal(await page.locator('#shown-secret').count(), 0, 'shown once');
+  // The production key, revealed without following the redirect: the next GET of the page shows it.
+  const raw = await page.request.post(`${collabPath(ep)}/reveal`, {
+    form: { key_id: key.id, environment: 'production', password: PASSWORD, csrf_token: await b.csrf({ page }) }, maxRedirects: 0,
+  });
+  assert.equal(raw.status(), 303);
+  assert.equal(raw.headers().location.replace(/^https?:\/\/[^/]+/, ''), collabPath(ep));
+  assert.ok(!(await raw.text()).includes(stored.production_key));
+  await page.goto(collabPath(ep));
+  assert.equal(await s().locator('#shown-secret code').textContent(), stored.production_key);
   const answers = await q(`SELECT coalesce(string_agg(result::text, ' '), '') FROM applied_requests WHERE account_id = '${owner.id}'`);
   assert.ok(!answers.includes(stored.sandbox_key), 'no key in the stored answers');
 
@@ -268,7 +277,7 @@ test('reveal, deactivate, reactivate, regenerate, delete: password again, audite
   assert.equal(await q(`SELECT count(*) FROM api_keys WHERE collaboration_key_id = '${key.id}'`), '0');
 
   const actions = (await audit(owner)).slice(before.length).split(',').filter(Boolean);
-  assert.deepEqual(actions, ['collaboration_key.reveal', 'collaboration_key.deactivate', 'collaboration_key.reactivate',
+  assert.deepEqual(actions, ['collaboration_key.reveal', 'collaboration_key.reveal', 'collaboration_key.deactivate', 'collaboration_key.reactivate',
     'collaboration_key.regenerate', 'collaboration_key.delete']);
   await page.goto('/audit');
   const rows = await page.locator('tbody tr').allTextContents();
