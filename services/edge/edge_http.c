@@ -151,7 +151,13 @@ void http_reply(struct edge *e, struct evhttp_request *req, int status, const ch
         log_info("%s %s %d", method_name(evhttp_request_get_command(req)), path, status);
     }
     struct evbuffer *buf = NULL;
-    if (body && len) {
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+        /* libevent writes whatever body it is given, also to HEAD; a body
+         * there breaks the next response on a kept-alive connection. */
+        char n[32];
+        snprintf(n, sizeof n, "%zu", body ? len : 0);
+        evhttp_add_header(h, "Content-Length", n);
+    } else if (body && len) {
         buf = evbuffer_new();
         evbuffer_add(buf, body, len);
     }

@@ -389,3 +389,24 @@ test('38: a bad bearer is 401 error="invalid_token"', async () => {
   });
   assert.equal(r.status, 401);
 });
+
+test('HEAD answers headers only, so the next response on the same connection is intact', async () => {
+  const { connect } = await import('node:net');
+  const text = await new Promise((resolve, reject) => {
+    const s = connect(sys.port, '127.0.0.1');
+    let buf = '';
+    s.on('data', (c) => {
+      buf += c;
+      // Two complete responses: the HEAD's headers, then the GET's headers and its body.
+      const heads = buf.split('\r\n\r\n');
+      if (heads.length >= 3 && /"ok"|ok/.test(heads.slice(2).join(''))) { s.end(); resolve(buf); }
+    });
+    s.on('error', reject);
+    s.setTimeout(10000, () => { s.destroy(); reject(new Error(`no complete answers: ${JSON.stringify(buf)}`)); });
+    s.write('HEAD /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+  });
+  const [headHead, rest] = [text.slice(0, text.indexOf('\r\n\r\n')), text.slice(text.indexOf('\r\n\r\n') + 4)];
+  assert.match(headHead, /^HTTP\/1\.1 200/);
+  assert.match(headHead, /\r\nContent-Length: [1-9]\d*/i, 'HEAD announces the length a GET would have');
+  assert.match(rest, /^HTTP\/1\.1 200/, 'the GET response starts right after the HEAD headers, no body between');
+});
