@@ -37,7 +37,8 @@
 # whole-machine `perf record -a -g` of the endpoints_list and gateway POST
 # runs at CLIENTS into bench/out/perf-<line>.data), LOGS_ROWS (1000000; 0
 # skips the logs_search line), LOGS_ACCOUNTS (1000), LOGS_CLIENTS (8), LINES
-# ("mcp gateway logs": the groups of lines to measure; e.g. LINES=gateway).
+# ("mcp gateway logs": the groups of lines to measure; e.g. LINES=gateway),
+# GW_DURABLE (1; 0 skips the gateway line with synchronous_commit = on).
 # WORKER_THREADS and the like
 # pass through to the workers. Exit status 0 means the run completed (a missed
 # target is reported, not an error); 1 means it could not measure.
@@ -575,6 +576,22 @@ n=${REQS[gateway/$CLIENTS]}
 [ "$GW_LOGGED" = "$GW_WRITTEN" ] || die "$GW_WRITTEN records were written but $GW_LOGGED calls logged"
 log "gateway: wrk saw $n answers, all 202; $GW_WRITTEN records written and $GW_LOGGED calls logged"
 
+# The same line with durable commits. The throwaway cluster runs with
+# synchronous_commit = off (deploy/lib/pg.sh); a production database must
+# not (the 202 promises the record is stored), and there every commit waits
+# for its WAL flush while the endpoint's counter rows stay locked. Measured
+# with the setting on for the whole cluster, then back to the cluster's own.
+if [ "${GW_DURABLE:-1}" = 1 ]; then
+  psql_owner -c "ALTER SYSTEM SET synchronous_commit = on" -c "SELECT pg_reload_conf()" >/dev/null ||
+    die "could not turn synchronous_commit on"
+  sleep 0.5
+  measure gateway-durable "$TMP/gateway.lua" "$GW_URL" "$CLIENTS"
+  psql_owner -c "ALTER SYSTEM RESET synchronous_commit" -c "SELECT pg_reload_conf()" >/dev/null ||
+    die "could not reset synchronous_commit"
+  [ "${OTHER[gateway-durable/$CLIENTS]}" = 0 ] ||
+    die "the gateway answered ${OTHER[gateway-durable/$CLIENTS]} times with a status other than 202"
+fi
+
 fi   # RUN_GATEWAY
 
 # ---- logs_search over generated call logs -----------------------------------
@@ -667,6 +684,11 @@ REPORT=$TMP/report.txt
   [ "$c" = 32 ] && t="$t; p99 < 50 ms: $(mark lt "${P99[gateway/$c]}" 50)"
   printf '%-34s %5s %9.0f %8.3f %8.3f %7s  %s\n' 'Gateway POST /api/v1/data/{slug}' "$c" \
     "${RPS[gateway/$c]}" "${P50[gateway/$c]}" "${P99[gateway/$c]}" "$r" "$t"
+  if [ -n "${RPS[gateway-durable/$c]:-}" ]; then
+    printf '%-34s %5s %9.0f %8.3f %8.3f %7s  %s\n' 'Gateway POST, synchronous_commit=on' "$c" \
+      "${RPS[gateway-durable/$c]}" "${P50[gateway-durable/$c]}" "${P99[gateway-durable/$c]}" - \
+      "req/s >= 1500: $(mark ge "${RPS[gateway-durable/$c]}" 1500); p99 < 50 ms: $(mark lt "${P99[gateway-durable/$c]}" 50)"
+  fi
   fi
   if [ "$LOGS_STATE" = run ]; then
     for q in q failed; do
@@ -687,7 +709,7 @@ REPORT=$TMP/report.txt
   fi
   printf '\nCPU per request, µs (user + system time of the processes during the measured run / requests)\n'
   printf '%-34s %5s %10s %8s %6s %7s\n' line conns PostgreSQL workers edge total
-  for k in tools/list/$CLIENTS endpoints_list/$CLIENTS gateway/$CLIENTS logs_search/q/$LOGS_CLIENTS logs_search/failed/$LOGS_CLIENTS; do
+  for k in tools/list/$CLIENTS endpoints_list/$CLIENTS gateway/$CLIENTS gateway-durable/$CLIENTS logs_search/q/$LOGS_CLIENTS logs_search/failed/$LOGS_CLIENTS; do
     [ -n "${CPU[$k]:-}" ] || continue
     read -r a b e <<<"${CPU[$k]}"
     printf '%-34s %5s %10s %8s %6s %7s\n' "${k%/*}" "${k##*/}" "$a" "$b" "$e" "$(( a + b + e ))"
