@@ -103,7 +103,8 @@ export DATABASE_URL
 "$BIN_DIR/3min" migrate || die "migration failed"
 
 # --- the demo account and key --------------------------------------------
-DEMO_EMAIL=demo@3minapi.local
+# DEMO_EMAIL may be set: the tests, whose runs share one database, use their own.
+DEMO_EMAIL=${DEMO_EMAIL:-demo@3minapi.local}
 DEMO_ENV=$STATE_DIR/demo.env
 
 account_exists() { "$BIN_DIR/3min" mcp-key list --email "$DEMO_EMAIL" >/dev/null 2>&1; }
