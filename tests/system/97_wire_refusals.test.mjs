@@ -49,7 +49,7 @@ const DESTRUCTIVE = [
 ];
 // Operations of op auth (principal anon, before sign-in) named web.*: as op web or tool they are unknown.
 const SIGN_IN_OPS = ['web.login', 'web.session', 'web.accept_invitation', 'web.signup', 'web.verify',
-  'web.password_forgot', 'web.password_reset'];
+  'web.password_forgot', 'web.password_reset', 'web.invitation_peek'];
 
 // The worker's web operations: the handlers table of services/worker/web_ops.c, so a new one cannot escape
 // this test. [{name, readOnly}]
