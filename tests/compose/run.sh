@@ -142,6 +142,14 @@ cleanup() {
   else
     rm -rf "$WORK"
   fi
+  # Each rebuild leaves the previous images untagged: remove those of the
+  # runtime stages, and of the build stage all but the newest (the next
+  # build's cache). Images still in use stay (rmi refuses them).
+  if command -v podman >/dev/null && [ "$DOCKER_HOST" = unix:///run/podman/podman.sock ]; then
+    { podman images -q --filter dangling=true --filter label=org.3minapi.stage=runtime
+      podman images -q --filter dangling=true --filter label=org.3minapi.stage=build | tail -n +2
+    } 2>/dev/null | xargs -r -n1 podman rmi >/dev/null 2>&1 || true
+  fi
   # Stop the API service this run started, unless other containers (another
   # run's stack) still need it.
   if [ "$ENGINE_STARTED" = 1 ] && [ "$DOCKER_HOST" = unix:///run/podman/podman.sock ] &&
