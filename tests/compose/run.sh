@@ -8,10 +8,13 @@
 #   2. Fresh secrets in a temporary SECRETS_DIR (deploy/compose/secrets.sh),
 #      and one (DB_WORKER_PASSWORD) from the environment instead.
 #   3. docker-compose config (v1) and the Compose Specification's schema
-#      (v2: tests/compose/check-spec.mjs); docker-compose build, then up -d --scale worker=3 with the profiles of
-#      COMPOSE_TEST_PROFILES (default tls,monitoring), on free ports of
-#      127.0.0.1, under a project name of its own.
-#   4. Waits until the edge is ready and three workers hold database sessions.
+#      (v2: tests/compose/check-spec.mjs); docker-compose build, then
+#      up -d --scale worker=3 with the profiles of COMPOSE_TEST_PROFILES
+#      (default tls,monitoring), on free ports of 127.0.0.1, under a project
+#      name of its own.
+#   4. Waits until the edge is ready, three workers hold database sessions,
+#      the proxy answers and Prometheus scrapes every target that serves
+#      metrics.
 #   5. node --test tests/compose/*.test.mjs: the official MCP SDK client
 #      through the edge (and through the TLS proxy).
 #   6. Continuous MCP load (tests/compose/load.mjs) while the workers are
