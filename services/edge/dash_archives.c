@@ -147,7 +147,9 @@ static void on_list(struct dash_req *d, const struct dash_answer *a)
     dash_put(&b, "<style>.files{list-style:none;margin:0;padding:0}.files li{margin:0 0 .4rem}"
                  ".filters{display:flex;flex-wrap:wrap;gap:0 1rem;align-items:end}.filters label{margin-bottom:.25rem}"
                  ".filters select,.filters input{max-width:16rem}"
-                 ".vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}</style>\n"
+                 ".vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}"
+                 /* the hidden labels inside the table must scroll (and be clipped) with it on a phone */
+                 ".table{position:relative}</style>\n"
                  "<p class=\"muted\">Production call logs older than the retention period are moved into one file "
                  "per endpoint and UTC day, as gzipped JSON lines and as CSV. Download links work for 15 "
                  "minutes.</p>\n");

@@ -17,12 +17,12 @@
 //   404.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import {
-  BIN_DIR, LOG_DIR, startSystem, accountWithKey, createAccount, tool, toolError, psql, unique, request, sleep,
+  BIN_DIR, DB_URL, LOG_DIR, startSystem, accountWithKey, createAccount, tool, toolError, psql, unique, request, sleep,
 } from '../lib/system.mjs';
 import { launch } from '../lib/browser.mjs';
 import { connect, token, loopbackSource } from '../lib/oauth.mjs';
@@ -46,6 +46,15 @@ const sc = (r) => {
   assert.ok(!r.isError, `tool error: ${JSON.stringify(r)}`);
   return r.structuredContent;
 };
+
+// `3min endpoint keys` (full keys), with the system's STATE_DIR where the secrets key is.
+function endpointKeys(email, slug) {
+  return new Promise((resolve, reject) => {
+    execFile(join(BIN_DIR, '3min'), ['endpoint', 'keys', '--email', email, '--endpoint', slug],
+      { env: { ...process.env, DATABASE_URL: DB_URL, STATE_DIR: sys.stateDir } },
+      (err, stdout, stderr) => (err ? reject(new Error(`3min endpoint keys: ${stderr}`)) : resolve(stdout)));
+  });
+}
 
 let passes = 0;
 async function archivePass() {
@@ -221,6 +230,15 @@ test('archives: 25 a page, the next page keeps the filters', async () => {
   const all = [...firstPage, ...second];
   assert.equal(new Set(all).size, 27);
   assert.deepEqual(all, [...all].sort().reverse(), 'newest day first');
+
+  // On a phone the pages fit the screen: only the table scrolls, inside its box.
+  const phone = await signedIn(a.email, { phone: true });
+  for (const path of ['/archives', `/archives/delete?id=${(await psql(`SELECT id FROM archives WHERE endpoint_id = '${ep.id}' LIMIT 1`))[0]}`,
+    '/settings/profile']) {
+    await phone.goto(path);
+    const [scroll, client] = await phone.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+    assert.ok(scroll <= client, `${path}: page ${scroll} px wide on a ${client} px screen`);
+  }
 });
 
 test('profile: time zone and notification settings; CSRF and bad values refused; audited', async () => {
@@ -284,6 +302,9 @@ test('delete account: e-mail and password required; then data gone, signed out e
   const [archiveRow] = await psql(`SELECT id || '|' || jsonl_path FROM archives WHERE account_id = '${a.id}'`);
   const [archiveId, archivePath] = archiveRow.split('|');
   assert.ok(existsSync(join(archiveDir, archivePath)));
+  const gatewayKey = (await endpointKeys(a.email, ep.slug)).match(/tm_test_[A-Za-z0-9_-]{43}/)[0];
+  const gw = () => request(sys, { method: 'GET', path: `/api/v1/data/${ep.slug}`, headers: { Authorization: `Bearer ${gatewayKey}` } });
+  assert.equal((await gw()).status, 200);
   const conn = await connect(sys, a, { src: SRC });
   sc(await tool(sys, conn.tokens.access_token, 'endpoints_list'));
   sc(await tool(sys, a.key, 'endpoints_list'));
@@ -334,6 +355,8 @@ test('delete account: e-mail and password required; then data gone, signed out e
   await bystander.goto('/dashboard');
   assert.equal(new URL(bystander.url()).pathname, '/dashboard');
 
+  // The endpoint's gateway key is gone with it.
+  assert.equal((await gw()).status, 401);
   // The refresh token is refused at once.
   const rt = await token(sys, conn.client, { grant_type: 'refresh_token', refresh_token: conn.tokens.refresh_token }, { src: SRC });
   assert.equal(rt.status, 400, rt.text);
