@@ -15,17 +15,22 @@
  * gets only the SHA-256 and the display prefix, so the key text is never
  * stored anywhere, not even in the idempotency record of the request. To
  * show it once after the redirect (Post/Redirect/Get) without putting it in
- * a URL, the redirect sets a cookie holding the key id and the key that only
- * /settings/ai/new-key receives (HttpOnly, SameSite=Strict, 2 minutes);
- * that page clears it whatever happens, so reloading it shows the key no
- * more. The page checks that the id is a live key of the signed-in account
- * whose prefix matches, so a planted cookie cannot display anything else.
+ * a URL, the redirect sets a cookie that only /settings/ai/new-key receives
+ * (HttpOnly, SameSite=Strict, 2 minutes) holding the key id and the key
+ * sealed like the other pages' secrets shown once (dash_reveal_*: secretbox
+ * with a key derived from the session token), so the browser's cookie store,
+ * a proxy or a log of request headers never holds a usable key, and the
+ * cookie opens only with the session that created the key. The page clears
+ * it whatever happens, so reloading it shows the key no more, and checks
+ * that the id is a live key of the signed-in account whose prefix matches,
+ * so a planted cookie cannot display anything else.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
 
+#include "common/keybox.h"
 #include "common/mcpkey.h"
 #include "common/util.h"
 #include "services/edge/dash.h"
@@ -130,14 +135,41 @@ static const char *newkey_cookie(const struct dash_req *d)
     return strncmp(d->e->cfg->public_url, "https://", 8) ? "tm_newkey" : "__Secure-tm_newkey";
 }
 
-static void newkey_set(struct dash_req *d, const char *id, const char *key, int max_age)
+static void newkey_cookie_put(struct dash_req *d, const char *value, int max_age)
 {
     bool https = !strncmp(d->e->cfg->public_url, "https://", 8);
-    char *c = xasprintf("%s=%s%s; Path=" NEWKEY_PATH "; Max-Age=%d; HttpOnly; SameSite=Strict%s", newkey_cookie(d),
-                        id, key, max_age, https ? "; Secure" : "");
+    char *c = xasprintf("%s=%s; Path=" NEWKEY_PATH "; Max-Age=%d; HttpOnly; SameSite=Strict%s", newkey_cookie(d),
+                        value, max_age, https ? "; Secure" : "");
     evhttp_add_header(evhttp_request_get_output_headers(d->req), "Set-Cookie", c);
-    sodium_memzero(c, strlen(c));
     free(c);
+}
+
+/* Keeps the new key for the new-key page: "<id>.<key sealed for this session>" (see the top). False if the
+ * value could not be made (then nothing is set). */
+static bool newkey_set(struct dash_req *d, const char *id, const char *key)
+{
+    uint8_t k[KEYBOX_KEY_LEN];
+    struct keybox kb;
+    dash_reveal_key(d->session, k);
+    keybox_from_bytes(&kb, k);
+    size_t n;
+    uint8_t *box = keybox_seal(&kb, key, strlen(key), &n);
+    char *sealed = b64url_encode(box, n);
+    char *v = dash_reveal_cookie_value(id, sealed);
+    free(box);
+    free(sealed);
+    sodium_memzero(&kb, sizeof kb);
+    sodium_memzero(k, sizeof k);
+    if (!v)
+        return false;
+    newkey_cookie_put(d, v, NEWKEY_MAX_AGE);
+    free(v);
+    return true;
+}
+
+static void newkey_clear(struct dash_req *d)
+{
+    newkey_cookie_put(d, "", 0);
 }
 
 /* ---- the AI integration page -------------------------------------------------------- */
@@ -292,7 +324,10 @@ static void on_key_made(struct dash_req *d, const struct dash_answer *a, const c
             fail_back(d, a, back);
         return;
     }
-    newkey_set(d, id, k->key, NEWKEY_MAX_AGE);
+    if (!newkey_set(d, id, k->key)) {
+        dash_error(d, 503, "This is not available right now. Try again in a minute.");
+        return;
+    }
     dash_redirect(d, NEWKEY_PATH, flash);
 }
 
@@ -402,10 +437,16 @@ static void on_newkey(struct dash_req *d, const struct dash_answer *a)
 
 void dash_page_ai_new_key(struct dash_req *d)
 {
-    char *v = web_cookie_get(d->req, newkey_cookie(d));
-    newkey_set(d, "", "", 0);   /* shown once: cleared whatever happens next */
-    if (!v || strlen(v) != 36 + MCPKEY_LEN) {
+    char *v = oauth_cookie_get(http_header(d->req, "Cookie"), newkey_cookie(d));
+    newkey_clear(d);   /* shown once: cleared whatever happens next */
+    char *id = NULL;
+    char *key = v ? dash_reveal_open_value(v, d->session, &id) : NULL;
+    if (v) {
+        sodium_memzero(v, strlen(v));
         free(v);
+    }
+    if (!key) {   /* none, or not sealed for this session */
+        free(id);
         struct strbuf b;
         sb_init(&b, 512);
         dash_put(&b, "<p>There is no new key to show. Keys are shown once, right after they are created or "
@@ -415,13 +456,17 @@ void dash_page_ai_new_key(struct dash_req *d)
         return;
     }
     struct newkey *nk = xcalloc(1, sizeof *nk);
-    memcpy(nk->id, v, 36);
-    memcpy(nk->key, v + 36, MCPKEY_LEN);
-    sodium_memzero(v, strlen(v));
-    free(v);
+    bool shaped = strlen(id) == 36 && strlen(key) == MCPKEY_LEN;
+    if (shaped) {
+        memcpy(nk->id, id, 36);
+        memcpy(nk->key, key, MCPKEY_LEN);
+    }
+    sodium_memzero(key, strlen(key));
+    free(key);
+    free(id);
     d->state = nk;
     d->state_free = free_newkey;
-    if (!is_uuid(nk->id) || !mcpkey_shape_ok(nk->key)) {
+    if (!shaped || !is_uuid(nk->id) || !mcpkey_shape_ok(nk->key)) {
         dash_error(d, 404, "This key is not available any more.");
         return;
     }
@@ -520,7 +565,10 @@ static void on_regenerated(struct dash_req *d, const struct dash_answer *a)
             fail_back(d, a, o->back);
         return;
     }
-    newkey_set(d, id, o->k.key, NEWKEY_MAX_AGE);
+    if (!newkey_set(d, id, o->k.key)) {
+        dash_error(d, 503, "This is not available right now. Try again in a minute.");
+        return;
+    }
     dash_redirect(d, NEWKEY_PATH, "Key regenerated. The old key stops working within 30 seconds.");
 }
 

@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "common/keybox.h"
+#include "common/utf8.h"
 #include "common/util.h"
 #include "services/worker/auth_oauth.h"
 #include "services/worker/gateway.h"
@@ -142,6 +143,22 @@ static bool perm(const json_t *perms, const char *name, bool dflt)
     return json_is_boolean(v) ? json_is_true(v) : dflt;
 }
 
+/* A key's name is shown on pages, in e-mails and in listings: 1-64 characters (code points), not blank, no
+ * control characters (a terminal escape or a line break in a name would reach whoever lists it). */
+static bool key_name_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > 4 * 64 || !utf8_valid(name, n, false) || utf8_count(name, n) > 64)
+        return false;
+    bool visible = false;
+    for (const unsigned char *s = (const unsigned char *)name; *s; s++) {
+        if (*s < 0x20 || *s == 0x7f)
+            return false;
+        visible |= *s != ' ';
+    }
+    return visible;
+}
+
 enum tm_error tool_collaborators_create_key(struct tool_ctx *ctx, const json_t *args, json_t **result)
 {
     char ep[40];
@@ -149,8 +166,9 @@ enum tm_error tool_collaborators_create_key(struct tool_ctx *ctx, const json_t *
         return ctx->code;
     const char *name = json_string_value(json_object_get(args, "name"));
     const char *desc = json_string_value(json_object_get(args, "description"));
-    if (!name || !*name || strlen(name) > 64)
-        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "name is required (1-64 characters)");
+    if (!key_name_ok(name))
+        return tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL,
+                         "name is required: 1-64 characters, not blank, without control characters");
     if (!desc)
         desc = "";
     const json_t *perms = json_object_get(args, "permissions");
