@@ -440,12 +440,17 @@ void dash_page_ai_new_key(struct dash_req *d)
     char *v = oauth_cookie_get(http_header(d->req, "Cookie"), newkey_cookie(d));
     newkey_clear(d);   /* shown once: cleared whatever happens next */
     char *id = NULL;
-    char *key = v ? dash_reveal_open_value(v, d->session, &id) : NULL;
+    char *key = v && *v ? dash_reveal_open_value(v, d->session, &id) : NULL;
+    bool planted = v && *v && !key;   /* not sealed for this session: another's, or made up */
     if (v) {
         sodium_memzero(v, strlen(v));
         free(v);
     }
-    if (!key) {   /* none, or not sealed for this session */
+    if (planted) {
+        dash_error(d, 404, "This key is not available any more.");
+        return;
+    }
+    if (!key) {
         free(id);
         struct strbuf b;
         sb_init(&b, 512);

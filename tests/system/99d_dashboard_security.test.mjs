@@ -74,8 +74,8 @@ test('a new MCP key waits for its page sealed for the session that made it, neve
   for (const [k, v] of other.cookies) copied.cookies.set(k, v);
   copied.cookies.set('tm_newkey', jar.cookies.get('tm_newkey'));
   const elsewhere = await httpReq(sys, { path: '/settings/ai/new-key', jar: copied });
-  assert.equal(elsewhere.status, 200);
-  assert.match(elsewhere.text, /no new key to show/);
+  assert.equal(elsewhere.status, 404);
+  assert.match(elsewhere.text, /not available/);
   assert.doesNotMatch(elsewhere.text, /tm_mcp_/);
 
   // Its own session shows it, and it works.
