@@ -741,7 +741,8 @@ struct tool_def catalog_tools[] = {
             "archived (logs_lookup shows archived: true and null bodies for it), read back from the daily "
             "archive file. endpoint is the endpoint's id, slug or name; give exactly one of log_id or record_id "
             "(rec_...: the record's latest archived entry). Returns {log_id, record_id, created_at, payload, "
-            "response, archive {id, day, line}}. Entries that are not archived are not_found here.",
+            "response, archive {id, day, line}}. Entries that are not archived are not_found here; so are entries "
+            "whose archive file was deleted in the dashboard, with details {reason: archive_deleted, day, deleted_at}.",
         .input_schema = LOGS_FETCH_ARCHIVED_IN,
         .output_schema = LOGS_FETCH_ARCHIVED_OUT,
         .read_only = true, .destructive = false, .idempotent = true, .open_world = false,
