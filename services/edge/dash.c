@@ -258,6 +258,8 @@ void dash_form_open(struct strbuf *b, const struct dash_req *d, const char *acti
 
 void dash_notice(struct strbuf *b, const char *cls, const char *text)
 {
+    if (!text || !*text)
+        text = DASH_MSG_UNAVAILABLE;
     dash_put(b, "<p class=\"");
     dash_esc(b, cls);
     dash_put(b, "\" role=\"alert\">");
@@ -368,11 +370,25 @@ int dash_status_of(enum tm_error code)
     }
 }
 
+const char *dash_message_of(enum tm_error code, const char *message)
+{
+    /* Internal and unavailable errors never carry the worker's text: it may
+     * name things the user should not see, and the user can only retry. */
+    if (dash_status_of(code) == 503)
+        return DASH_MSG_UNAVAILABLE;
+    if (message && *message)
+        return message;
+    switch (code) {
+    case TM_ERR_PERMISSION_DENIED: return "This is not allowed. Nothing was changed.";
+    case TM_ERR_NOT_FOUND: return "This was not found.";
+    case TM_ERR_RATE_LIMITED: return "Too many attempts. Wait a few minutes and try again.";
+    default: return "That did not work. Nothing was changed.";
+    }
+}
+
 void dash_fail(struct dash_req *d, const struct dash_answer *a)
 {
-    int status = dash_status_of(a->code);
-    dash_error(d, status,
-               status == 503 || !a->message ? "This is not available right now. Try again in a minute." : a->message);
+    dash_error(d, dash_status_of(a->code), dash_message_of(a->code, a->message));
 }
 
 /* ---- workers ---------------------------------------------------------------------- */
@@ -392,8 +408,8 @@ static void on_answer(void *arg, enum dispatch_status st, const struct env_respo
     } else {
         log_warn("dashboard %s: %s", p->d.path, dispatch_status_text(st));
     }
-    if (a.code == TM_ERR_INTERNAL || a.code == TM_ERR_UNAVAILABLE)
-        a.message = NULL;
+    if (!a.ok)   /* every page shows a message for a failure, never an empty one */
+        a.message = dash_message_of(a.code, a.message);
     dash_cb cb = p->cb;
     cb(&p->d, &a);
     json_decref(a.result);

@@ -100,6 +100,11 @@ void dash_error(struct dash_req *d, int status, const char *message);
 void dash_fail(struct dash_req *d, const struct dash_answer *a);
 /* The HTTP status dash_fail uses for a code. */
 int dash_status_of(enum tm_error code);
+/* What a page tells the user about a failed worker answer: the worker's
+ * message when it has one, else a fixed sentence for the code (never NULL
+ * or empty, so no page shows an empty error box). */
+#define DASH_MSG_UNAVAILABLE "The service is unavailable right now. Try again in a minute."
+const char *dash_message_of(enum tm_error code, const char *message);
 
 /* ---- HTML -------------------------------------------------------------- */
 
@@ -107,7 +112,8 @@ void dash_put(struct strbuf *b, const char *html);   /* trusted markup */
 void dash_esc(struct strbuf *b, const char *text);   /* text, HTML-escaped (NULL: nothing) */
 /* <form method="post" action="action"> with the CSRF field; close with "</form>". */
 void dash_form_open(struct strbuf *b, const struct dash_req *d, const char *action);
-/* A message box (role=alert) with text; class "msg" (error) or "ok". */
+/* A message box (role=alert) with text; class "msg" (error) or "ok".
+ * NULL or empty text shows DASH_MSG_UNAVAILABLE rather than an empty box. */
 void dash_notice(struct strbuf *b, const char *cls, const char *text);
 
 /* Cookies of the session: set after sign-in, cleared at sign-out. */
