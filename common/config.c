@@ -163,6 +163,8 @@ void config_load(struct config *cfg)
         copy(cfg->worker_db_password, sizeof cfg->worker_db_password, v, "DATABASE_WORKER_PASSWORD");
     if ((v = getenv("ALLOWED_ORIGINS")))
         copy(cfg->allowed_origins, sizeof cfg->allowed_origins, v, "ALLOWED_ORIGINS");
+    if ((v = getenv("TRUSTED_PROXIES")))
+        copy(cfg->trusted_proxies, sizeof cfg->trusted_proxies, v, "TRUSTED_PROXIES");
     if ((v = getenv("OAUTH_REDIRECT_ORIGINS")))
         copy(cfg->oauth_redirect_origins, sizeof cfg->oauth_redirect_origins, v, "OAUTH_REDIRECT_ORIGINS");
 
@@ -195,6 +197,8 @@ void config_load(struct config *cfg)
     cfg->notify_cooldown_s = env_int("NOTIFY_COOLDOWN_S", 600, 0, 86400 * 7);
     if ((v = getenv("MAIL_FROM")) && *v)
         copy(cfg->mail_from, sizeof cfg->mail_from, v, "MAIL_FROM");
+    if ((v = getenv("MAIL_DIR")))
+        copy(cfg->mail_dir, sizeof cfg->mail_dir, v, "MAIL_DIR");
     if ((v = getenv("DATABASE_JOBS_USER")) && *v)
         copy(cfg->jobs_db_user, sizeof cfg->jobs_db_user, v, "DATABASE_JOBS_USER");
     if ((v = getenv("DATABASE_JOBS_PASSWORD")))

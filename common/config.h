@@ -23,6 +23,8 @@ struct config {
     char worker_db_user[128];     /* DATABASE_WORKER_USER, default tm_worker */
     char worker_db_password[256]; /* DATABASE_WORKER_PASSWORD, default empty (peer/trust) */
     char allowed_origins[2048];   /* ALLOWED_ORIGINS, comma-separated extra origins */
+    char trusted_proxies[2048];   /* TRUSTED_PROXIES: reverse proxies (addresses, CIDRs) whose
+                                     X-Forwarded-For names the client; default empty = none */
     char oauth_redirect_origins[2048]; /* OAUTH_REDIRECT_ORIGINS: https origins whose callbacks may register */
     int oauth_allow_private_cimd; /* OAUTH_ALLOW_PRIVATE_CIMD=1: metadata documents on private addresses and
                                      loopback http (tests only), default 0 */
@@ -46,6 +48,8 @@ struct config {
     char smtp_url[512];           /* SMTP_URL smtp://[user:pass@]host:port of the mail relay; empty = no mail */
     int notify_cooldown_s;        /* NOTIFY_COOLDOWN_S per (account, event, endpoint), default 600 */
     char mail_from[256];          /* MAIL_FROM, default "3Min API <no-reply@localhost>" */
+    char mail_dir[1024];          /* MAIL_DIR: without SMTP_URL, bin/jobs writes each e-mail there as a
+                                     .eml file instead (make run), default empty = e-mails stay queued */
     char jobs_db_user[128];       /* DATABASE_JOBS_USER, the role bin/jobs connects as, default tm_jobs */
     char jobs_db_password[256];   /* DATABASE_JOBS_PASSWORD, default empty (peer/trust) */
     char archive_dir[1024];       /* ARCHIVE_DIR, where bin/jobs writes the daily archives and the edge

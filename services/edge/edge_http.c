@@ -3,6 +3,7 @@
  */
 #include "services/edge/invitations.h"
 #include "services/edge/edge_http.h"
+#include "services/edge/edge_clientip.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,8 +130,16 @@ void http_client_ip(struct evhttp_request *req, char *buf, size_t cap)
     ev_uint16_t port = 0;
     if (c)
         evhttp_connection_get_peer(c, &addr, &port);
-    if (addr)
-        snprintf(buf, cap, "%s", addr);
+    if (!addr)
+        return;
+    /* Behind a trusted reverse proxy the client is in X-Forwarded-For
+     * (edge_clientip.h); more than one such header is not to be trusted. */
+    const char *xff = NULL;
+    int nxff = 0;
+    for (struct evkeyval *h = evhttp_request_get_input_headers(req)->tqh_first; h; h = h->next.tqe_next)
+        if (!strcasecmp(h->key, "X-Forwarded-For") && nxff++ == 0)
+            xff = h->value;
+    clientip_resolve(clientip_get_trust(), addr, xff, nxff > 1, buf, cap);
 }
 
 void http_reply(struct edge *e, struct evhttp_request *req, int status, const char *content_type, const char *body,

@@ -39,7 +39,8 @@ void http_reply_preflight(struct edge *e, struct evhttp_request *req, const char
  * (allow-listed or public): allowed methods and request headers, max age, 204. */
 void http_reply_preflight_allowed(struct edge *e, struct evhttp_request *req, const char *methods);
 
-/* The peer address of the request's connection as text ("" if unknown). */
+/* The client address of the request as text ("" if unknown): the TCP peer, or
+ * behind a TRUSTED_PROXIES proxy the X-Forwarded-For client (edge_clientip.h). */
 void http_client_ip(struct evhttp_request *req, char *buf, size_t cap);
 
 /* The raw path of the request (no query), into buf; false if unusable. */

@@ -17,6 +17,7 @@
 #include "proto/catalog.h"
 #include "services/edge/edge.h"
 #include "services/edge/edge_http.h"
+#include "services/edge/edge_clientip.h"
 #include "services/edge/oauth_http.h"
 #include "services/edge/mcp_methods.h"
 #include "services/edge/oauth_jwt.h"
@@ -117,6 +118,11 @@ int main(void)
     e.base = event_base_new();
     e.access_log = getenv("ACCESS_LOG") ? strcmp(getenv("ACCESS_LOG"), "0") != 0 : true;
     load_origins(&e);
+    struct clientip_trust trust;
+    char terr[256];
+    if (!clientip_parse_list(cfg.trusted_proxies, &trust, terr, sizeof terr))
+        fatal("%s", terr);
+    clientip_set_trust(&trust);
     e.keys = keycache_new(cfg.key_cache_ttl_ms);
     e.limits = ratelimit_new_shared(cfg.mcp_rate_limit, cfg.mcp_rate_burst, cfg.edge_count);
     e.gateway_limits = ratelimit_new_shared(cfg.gateway_rate_limit, cfg.gateway_rate_burst, cfg.edge_count);
