@@ -177,6 +177,7 @@ void config_load(struct config *cfg)
     cfg->request_deadline_ms = env_int("REQUEST_DEADLINE_MS", 30000, 100, 600000);
     cfg->statement_timeout_ms = env_int("STATEMENT_TIMEOUT_MS", 5000, 10, 600000);
     cfg->worker_threads = env_int("WORKER_THREADS", 4, 1, 64);
+    cfg->login_address_limit = env_int("LOGIN_ADDRESS_LIMIT", 30, 0, 100000);
     cfg->max_inflight = env_int("EDGE_MAX_INFLIGHT", 256, 1, 4096);
     cfg->edge_count = env_int("EDGE_COUNT", 1, 1, 1024);
     cfg->key_cache_ttl_ms = env_int("API_KEY_CACHE_MS", 30000, 0, 30000);

@@ -35,6 +35,8 @@ struct config {
     int request_deadline_ms;      /* REQUEST_DEADLINE_MS, default 30000 */
     int statement_timeout_ms;     /* STATEMENT_TIMEOUT_MS, default 5000 */
     int worker_threads;           /* WORKER_THREADS per worker process, default 4 */
+    int login_address_limit;      /* LOGIN_ADDRESS_LIMIT failed sign-ins per client address per 15
+                                     minutes before that address is refused, default 30; 0 = off */
     int max_inflight;             /* EDGE_MAX_INFLIGHT requests to workers, default 256 */
     int edge_count;               /* EDGE_COUNT edges behind one load balancer, default 1: each holds
                                      1/EDGE_COUNT of the MCP and gateway rate limits */

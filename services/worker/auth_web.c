@@ -11,9 +11,15 @@
  *   for 15 minutes, whatever the address (connectors share one network); a
  *   locked account is refused before any hash is computed. A success clears
  *   the account's failures.
+ *   Per address: LOGIN_ADDRESS_LIMIT (default 30) failed sign-ins from one
+ *   client address (`ip`, from the edge) within 15 minutes refuse that
+ *   address before any lookup or hash (019_login_address_failures.sql). A
+ *   success does not clear them, or signing in to one's own account would
+ *   reset the count between guesses at others.
  * web.session {session} -> {account_id, email, csrf}
  *   Sessions last 12 hours from sign-in (fixed, see 002_oauth.sql).
  */
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -44,6 +50,11 @@ static const char SQL_FAIL_LOCK[] =
 static const char SQL_FAIL_CLEAR[] = "DELETE FROM login_failures WHERE account_id = $1::uuid";
 static const char SQL_FAIL_PRUNE[] =
     "DELETE FROM login_failures WHERE account_id = $1::uuid AND at <= now() - interval '15 minutes'";
+static const char SQL_ADDR_BLOCKED[] =
+    "SELECT count(*) >= $2::int FROM login_address_failures "
+    "WHERE ip = $1::inet AND at > now() - interval '15 minutes'";
+static const char SQL_ADDR_PRUNE[] = "DELETE FROM login_address_failures WHERE at <= now() - interval '15 minutes'";
+static const char SQL_ADDR_FAIL[] = "INSERT INTO login_address_failures (ip) VALUES ($1::inet)";
 static const char SQL_SESSION_PRUNE[] =
     "DELETE FROM web_sessions WHERE account_id = $1::uuid AND expires_at < now()";
 static const char SQL_SESSION_INSERT[] =
@@ -84,12 +95,61 @@ static bool exec1(struct tool_ctx *ctx, const char *sql, const char *param, PGre
     return true;
 }
 
+/* ---- failed sign-ins per client address ----------------------------------- */
+
+/* The address the limit counts, or NULL when there is none to count (no
+ * limit, or not an address: the edge always sends one, so this is defence). */
+static const char *limited_address(const struct tool_ctx *ctx, const json_t *args)
+{
+    const char *ip = json_string_value(json_object_get(args, "ip"));
+    uint8_t bin[16];
+    if (!ctx->cfg || ctx->cfg->login_address_limit <= 0 || !ip || strlen(ip) >= INET6_ADDRSTRLEN)
+        return NULL;
+    if (inet_pton(AF_INET, ip, bin) != 1 && inet_pton(AF_INET6, ip, bin) != 1)
+        return NULL;
+    return ip;
+}
+
+/* Refuses an address that reached the limit (rate_limited); TM_OK otherwise. */
+static enum tm_error address_check(struct tool_ctx *ctx, const char *ip)
+{
+    if (!ip)
+        return TM_OK;
+    char limit[16];
+    snprintf(limit, sizeof limit, "%d", ctx->cfg->login_address_limit);
+    const char *p[2] = {ip, limit};
+    PGresult *res = db_query(ctx->db, SQL_ADDR_BLOCKED, 2, p);
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK)
+        return tool_db_fail(ctx, res);
+    bool blocked = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (!blocked)
+        return TM_OK;
+    log_warn("sign-in refused: %d failed sign-ins from one address within 15 minutes", ctx->cfg->login_address_limit);
+    return tool_fail(ctx, TM_ERR_RATE_LIMITED, json_pack("{s:i}", "retry_after_s", 900),
+                     "too many failed sign-ins from your network address: try again in 15 minutes");
+}
+
+/* Counts a failed sign-in against the address; false (recorded in ctx) on a database error. */
+static bool address_failed(struct tool_ctx *ctx, const char *ip)
+{
+    if (!ip)
+        return true;
+    PGresult *res = db_query(ctx->db, SQL_ADDR_PRUNE, 0, NULL);
+    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        tool_db_fail(ctx, res);
+        return false;
+    }
+    PQclear(res);
+    return exec1(ctx, SQL_ADDR_FAIL, ip, NULL);
+}
+
 /* A failed sign-in of a known account: recorded, and the account is locked
  * at the tenth within 15 minutes. */
-static enum tm_error record_failure(struct tool_ctx *ctx, const char *account_id)
+static enum tm_error record_failure(struct tool_ctx *ctx, const char *account_id, const char *ip)
 {
     PGresult *res = NULL;
-    if (!exec1(ctx, SQL_FAIL_PRUNE, account_id, NULL) || !exec1(ctx, SQL_FAIL_INSERT, account_id, NULL) ||
+    if (!address_failed(ctx, ip) || !exec1(ctx, SQL_FAIL_PRUNE, account_id, NULL) || !exec1(ctx, SQL_FAIL_INSERT, account_id, NULL) ||
         !exec1(ctx, SQL_FAIL_LOCK, account_id, &res))
         return ctx->code;
     bool locked = PQntuples(res) == 1;
@@ -113,6 +173,9 @@ enum tm_error auth_web_login(struct tool_ctx *ctx, const json_t *args, json_t **
     if (strlen(email) > EMAIL_MAX || strlen(password) > PASSWORD_MAX)
         return tool_fail(ctx, TM_ERR_PERMISSION_DENIED, NULL, BAD_CREDENTIALS);
     pthread_once(&dummy_once, dummy_init);
+    const char *ip = limited_address(ctx, args);
+    if (address_check(ctx, ip) != TM_OK)
+        return ctx->code;
 
     const char *p[1] = {email};
     PGresult *res = db_query(ctx->db, SQL_LOGIN_ACCOUNT, 1, p);
@@ -122,6 +185,8 @@ enum tm_error auth_web_login(struct tool_ctx *ctx, const json_t *args, json_t **
         PQclear(res);
         if (crypto_pwhash_str_verify(dummy_hash, password, strlen(password)) == 0)
             log_warn("a password matched the random dummy hash");   /* never expected */
+        if (!address_failed(ctx, ip))
+            return ctx->code;
         return tool_fail(ctx, TM_ERR_PERMISSION_DENIED, NULL, BAD_CREDENTIALS);
     }
     char account_id[37];
@@ -149,7 +214,7 @@ enum tm_error auth_web_login(struct tool_ctx *ctx, const json_t *args, json_t **
     PQclear(lock);
 
     if (crypto_pwhash_str_verify(hash, password, strlen(password)) != 0) {
-        code = record_failure(ctx, account_id);
+        code = record_failure(ctx, account_id, ip);
         goto out;
     }
     if (!verified) {
@@ -167,8 +232,8 @@ enum tm_error auth_web_login(struct tool_ctx *ctx, const json_t *args, json_t **
     uint8_t csrf_raw[32];
     random_bytes(csrf_raw, sizeof csrf_raw);
     char *csrf = b64url_encode(csrf_raw, sizeof csrf_raw);
-    const char *ip[3] = {hp, account_id, csrf};
-    res = db_query(ctx->db, SQL_SESSION_INSERT, 3, ip);
+    const char *sp[3] = {hp, account_id, csrf};
+    res = db_query(ctx->db, SQL_SESSION_INSERT, 3, sp);
     if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
         code = tool_db_fail(ctx, res);
     } else {
