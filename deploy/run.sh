@@ -20,7 +20,8 @@
 # Environment: STATE_DIR (.run), EDGE_LISTEN (127.0.0.1:8080), PUBLIC_URL
 # (http://$EDGE_LISTEN), WORKERS (2), DATABASE_URL (unset: embedded cluster),
 # BIN_DIR (bin; bin/asan runs the sanitizer build), ALLOW_PRIVATE_WEBHOOKS (1:
-# webhooks to local receivers). Everything else is passed
+# webhooks to local receivers), SMTP_URL (unset: e-mails are written to
+# MAIL_DIR, default $STATE_DIR/mail). Everything else is passed
 # through to the processes (see the configuration table of the README).
 set -euo pipefail
 
@@ -143,6 +144,15 @@ fi
 # shellcheck source=/dev/null
 source "$DEMO_ENV"
 
+# Without a relay, e-mails (sign-up verification, password reset,
+# invitations, alerts) are written as .eml files, so sign-up works locally.
+if [ -z "${SMTP_URL:-}" ]; then
+  export MAIL_DIR=${MAIL_DIR:-$STATE_DIR/mail}
+  MAIL_NOTE="written to $MAIL_DIR (set SMTP_URL to send them)"
+else
+  MAIL_NOTE="sent through the relay in SMTP_URL"
+fi
+
 MCP_URL=$PUBLIC_URL/api/mcp
 cat <<EOF
 
@@ -151,7 +161,9 @@ cat <<EOF
   MCP URL        $MCP_URL
   Demo login     $DEMO_EMAIL / $DEMO_PASSWORD
   Demo MCP key   $DEMO_MCP_KEY
+  Dashboard      $PUBLIC_URL/login
   State          $STATE_DIR  (demo.env holds the login and the key)
+  E-mails        $MAIL_NOTE
 
   Claude Code:
     claude mcp add --transport http 3minapi $MCP_URL --header "Authorization: Bearer $DEMO_MCP_KEY"

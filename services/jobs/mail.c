@@ -16,6 +16,9 @@
 #include "services/jobs/mail.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -432,6 +435,68 @@ static const char SQL_CLAIM[] =
     "  COALESCE(n.recipient,"   /* an invitation goes to the invited address */
     "   (SELECT a.email FROM accounts a WHERE a.id = n.account_id AND a.deleted_at IS NULL))";
 
+/* ---- the mail directory (no relay) ------------------------------------- */
+
+bool mail_write_file(const char *dir, const char *id, const char *from, const char *to, const char *subject,
+                     const char *body, char *why, size_t cap)
+{
+    if (!*id || strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != strlen(id) ||
+        strlen(id) > 64) {
+        snprintf(why, cap, "the notification id cannot name a file");
+        return false;
+    }
+    unsigned char tok[12];
+    random_bytes(tok, sizeof tok);
+    char token[25];
+    hex_encode(tok, sizeof tok, token);
+    char *msg = mail_build_message(from, to, subject, body, (int64_t)time(NULL), token);
+    /* Undo the SMTP dot-stuffing: the file is the message itself. */
+    struct strbuf b;
+    sb_init(&b, strlen(msg));
+    for (const char *p = msg; *p;) {
+        const char *eol = strstr(p, "\r\n");
+        size_t n = eol ? (size_t)(eol - p) + 2 : strlen(p);
+        if (p[0] == '.' && p[1] == '.')
+            sb_append(&b, p + 1, n - 1);
+        else
+            sb_append(&b, p, n);
+        p += n;
+    }
+    free(msg);
+    char *path = xasprintf("%s/%s.eml", dir, id);
+    char *tmp = xasprintf("%s/.%s.eml.tmp", dir, id);
+    bool ok = false;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        snprintf(why, cap, "MAIL_DIR: cannot create %s: %s", tmp, strerror(errno));
+    } else {
+        size_t off = 0;
+        while (off < b.len) {
+            ssize_t w = write(fd, b.data + off, b.len - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break;
+            off += (size_t)w;
+        }
+        if (off != b.len || fsync(fd) != 0)
+            snprintf(why, cap, "MAIL_DIR: writing %s failed: %s", tmp, strerror(errno));
+        else
+            ok = true;
+        close(fd);
+        if (ok && rename(tmp, path) != 0) {
+            snprintf(why, cap, "MAIL_DIR: renaming to %s failed: %s", path, strerror(errno));
+            ok = false;
+        }
+        if (!ok)
+            unlink(tmp);
+    }
+    free(path);
+    free(tmp);
+    sb_free(&b);
+    return ok;
+}
+
 static const char SQL_SENT[] =
     "UPDATE notifications SET status = 'sent', sent_at = now(), last_error = NULL, locked_at = NULL"
     " WHERE id = $1 AND locked_at = $2::timestamptz";
@@ -475,7 +540,8 @@ int mail_run_one(struct db *db, const struct jobs_ctx *jc, const struct smtp_url
         snprintf(why, sizeof why, "the account's e-mail address cannot be used");
         final = true;
     } else {
-        sent = smtp_send(relay, jc->cfg->mail_from, to, subject, body, MAIL_TIMEOUT_MS, why, sizeof why);
+        sent = relay ? smtp_send(relay, jc->cfg->mail_from, to, subject, body, MAIL_TIMEOUT_MS, why, sizeof why)
+                     : mail_write_file(jc->cfg->mail_dir, id, jc->cfg->mail_from, to, subject, body, why, sizeof why);
     }
     if (!sent && attempts >= MAIL_MAX_ATTEMPTS)
         final = true;

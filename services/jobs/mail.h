@@ -65,8 +65,16 @@ char *mail_build_message(const char *from, const char *to, const char *subject, 
 bool smtp_send(const struct smtp_url *relay, const char *from, const char *to, const char *subject,
                const char *body, int timeout_ms, char *why, size_t cap);
 
-/* Claims one due notification, sends it and records the outcome. 1 if one
- * was handled, 0 if none was due, -1 on a database failure. */
+/* Without a relay (make run, MAIL_DIR): writes the message (RFC 5322,
+ * CRLF, not dot-stuffed) to <dir>/<id>.eml, mode 0600, through a temporary
+ * file and rename so a reader never sees half a message. id must be
+ * [A-Za-z0-9-]. False with why on any failure. */
+bool mail_write_file(const char *dir, const char *id, const char *from, const char *to, const char *subject,
+                     const char *body, char *why, size_t cap);
+
+/* Claims one due notification, sends it through relay (or, when relay is
+ * NULL, writes it into MAIL_DIR) and records the outcome. 1 if one was
+ * handled, 0 if none was due, -1 on a database failure. */
 int mail_run_one(struct db *db, const struct jobs_ctx *jc, const struct smtp_url *relay);
 
 #endif

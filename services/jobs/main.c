@@ -16,12 +16,14 @@
  * Shutdown (SIGTERM/SIGINT): each thread finishes the delivery or e-mail in
  * hand, records its outcome, and leaves; then the process exits 0.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,7 +51,7 @@ struct jobs_thread {
     pthread_t tid;
     int index;
     const struct jobs_ctx *jc;
-    const struct smtp_url *relay;   /* NULL: no SMTP_URL, notifications stay queued */
+    const struct smtp_url *relay;   /* NULL: no SMTP_URL; e-mails go to MAIL_DIR if set, else stay queued */
 };
 
 /* Sleeps up to ms, waking early when shutdown starts. */
@@ -114,7 +116,7 @@ static void *jobs_run(void *arg)
             next_archive = mono_ms() + ARCHIVE_EVERY_MS;
         }
         int w = webhook_run_one(db, t->jc);
-        int m = t->relay && !atomic_load(&stopping) ? mail_run_one(db, t->jc, t->relay) : 0;
+        int m = (t->relay || t->jc->cfg->mail_dir[0]) && !atomic_load(&stopping) ? mail_run_one(db, t->jc, t->relay) : 0;
         jobs_metrics_pass(w, m);
         if (w < 0 || m < 0)
             nap(1000);   /* a database failure: db_ensure reconnects if it was the connection */
@@ -189,6 +191,10 @@ int main(int argc, char **argv)
         if (!mail_address_of(cfg.mail_from, addr, sizeof addr))
             fatal("MAIL_FROM has no valid address (got \"%s\")", cfg.mail_from);
         r = &relay;
+    } else if (cfg.mail_dir[0]) {
+        if (mkdir(cfg.mail_dir, 0700) != 0 && errno != EEXIST)
+            fatal("MAIL_DIR %s cannot be created: %s", cfg.mail_dir, strerror(errno));
+        log_info("SMTP_URL is not set: notification e-mails are written to %s as .eml files", cfg.mail_dir);
     } else {
         log_warn("SMTP_URL is not set: notification e-mails stay queued");
     }

@@ -6,10 +6,10 @@
 // ever act on their own account.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  startSystem, startMakeRun, createAccount, accountWithKey, tool, psql, unique, request,
+  startSystem, startMakeRun, createAccount, accountWithKey, tool, psql, unique, request, sleep,
 } from '../lib/system.mjs';
 import { launch } from '../lib/browser.mjs';
 import { smtpServer, startJobs, linkIn } from '../lib/mail.mjs';
@@ -341,6 +341,35 @@ test('`make run`: the demo account signs in to the dashboard', async () => {
     await b.signIn(email, password, { page });
     assert.equal(new URL(page.url()).pathname, '/dashboard', await page.content());
     assert.equal(await page.textContent('h1'), 'Your APIs');
+
+    // Without SMTP_URL, `make run` has bin/jobs write e-mails into STATE_DIR/mail, so a
+    // local sign-up can be verified from the file.
+    await b.signOut({ page });
+    const fresh = `${unique('mr-signup')}@example.com`;
+    // The suite's other sign-ups came from this address too: start its hourly allowance afresh.
+    await psql(`DELETE FROM account_mail_log WHERE ip = '127.0.0.1'`);
+    await page.goto('/signup');
+    await page.fill('#email', fresh);
+    await page.fill('#password', PASSWORD);
+    await page.click('button[type=submit]');
+    await page.waitForURL(/\/login$/);
+    const mailDir = join(mr.stateDir, 'mail');
+    let eml;
+    for (let i = 0; i < 150 && !eml; i++) {
+      const files = existsSync(mailDir) ? readdirSync(mailDir).filter((f) => f.endsWith('.eml')) : [];
+      eml = files.map((f) => join(mailDir, f)).find((f) => readFileSync(f, 'utf8').includes(`To: ${fresh}`));
+      if (!eml) await sleep(200);
+    }
+    assert.ok(eml, `a verification e-mail for ${fresh} in ${mailDir}`);
+    assert.equal(statSync(eml).mode & 0o777, 0o600, 'e-mail files are private to the owner');
+    const text = readFileSync(eml, 'utf8');
+    assert.match(text, /Subject: Verify your 3Min API e-mail address/);
+    const link = new URL(text.match(/https?:\/\/\S+\/verify\?token=\S+/)[0]);
+    await page.goto(link.pathname + link.search);
+    await page.click('button:has-text("Confirm my address")');
+    await page.waitForURL(/\/login$/);
+    await b.signIn(fresh, PASSWORD, { page });
+    assert.equal(new URL(page.url()).pathname, '/dashboard', await page.content());
   } finally {
     await mr.stop();
   }

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -207,6 +208,37 @@ static void test_message_headers(void **state)
     free(h);
 }
 
+static void test_mail_file_is_the_message_private_and_named_safely(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/3min-maildir.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char why[256] = "";
+    assert_true(mail_write_file(dir, "42", "3Min API <no-reply@localhost>", "a@example.com", "Hello",
+                                "line one\n.starts with a dot\n", why, sizeof why));
+    char path[128];
+    snprintf(path, sizeof path, "%s/42.eml", dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    assert_non_null(strstr(buf, "To: a@example.com\r\n"));
+    assert_non_null(strstr(buf, "Subject: Hello\r\n"));
+    /* Not dot-stuffed: the file is the message as the recipient reads it. */
+    assert_non_null(strstr(buf, "\r\n.starts with a dot\r\n"));
+    assert_null(strstr(buf, "..starts"));
+    unlink(path);
+    /* An id that is not a plain name never becomes a path. */
+    assert_false(mail_write_file(dir, "../escape", "x <a@b.c>", "a@example.com", "s", "b", why, sizeof why));
+    assert_false(mail_write_file(dir, "", "x <a@b.c>", "a@example.com", "s", "b", why, sizeof why));
+    assert_int_equal(rmdir(dir), 0);   /* nothing else was written, no temporary file left */
+}
+
 static void test_addresses(void **state)
 {
     (void)state;
@@ -340,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_dot_stuffing_and_crlf),
         cmocka_unit_test(test_message_headers),
         cmocka_unit_test(test_addresses),
+        cmocka_unit_test(test_mail_file_is_the_message_private_and_named_safely),
         cmocka_unit_test(test_post_delivers_to_loopback_when_private_allowed),
         cmocka_unit_test(test_post_reports_non_2xx_and_redirects),
         cmocka_unit_test(test_post_refuses_loopback_and_http_without_flag),
