@@ -24,7 +24,12 @@
  * Transient failures (unavailable, internal) are not stored: the whole
  * transaction is rolled back so that a retry runs the tool again.
  *
- * tool_fail() and tool_db_fail() of tool.h are implemented here.
+ * Work outside the database that must follow the commit (removing archive
+ * files) is registered by the handler with tool_after_commit and run here
+ * only after COMMIT succeeded, so a failed commit never leaves rows that
+ * point at files already gone.
+ *
+ * tool_fail(), tool_db_fail() and tool_after_commit() of tool.h are implemented here.
  */
 #include "services/worker/dispatch.h"
 
@@ -384,6 +389,7 @@ static void run_tool(struct tool_ctx *ctx, const struct tool_def *def, tool_fn f
             code = tool_db_fail(ctx, NULL);
             goto fail_all;
         }
+        tool_after_commit_finish(ctx, true);
         resp_ok(r, json);
         return;
     }
@@ -576,9 +582,30 @@ static void handle(struct db *db, const struct config *cfg, const struct env_req
     else
         log_debug("%s %s: %s (%lld ms)", env_op_name(req->op), req->name,
                   r->ok ? "ok" : tm_error_name(r->code), (long long)took);
+    tool_after_commit_finish(&ctx, false);   /* not committed (or already run): released unrun */
     json_decref(ctx.details);
     free(ctx.raw_result);   /* set by a handler that then failed */
     json_decref(args);
+}
+
+void tool_after_commit(struct tool_ctx *ctx, void (*fn)(struct tool_ctx *ctx, void *arg), void (*free_fn)(void *arg),
+                       void *arg)
+{
+    tool_after_commit_finish(ctx, false);
+    ctx->after_commit = fn;
+    ctx->after_commit_free = free_fn;
+    ctx->after_commit_arg = arg;
+}
+
+void tool_after_commit_finish(struct tool_ctx *ctx, bool committed)
+{
+    if (committed && ctx->after_commit)
+        ctx->after_commit(ctx, ctx->after_commit_arg);
+    if (ctx->after_commit_free)
+        ctx->after_commit_free(ctx->after_commit_arg);
+    ctx->after_commit = NULL;
+    ctx->after_commit_free = NULL;
+    ctx->after_commit_arg = NULL;
 }
 
 void dispatch_message(struct db *db, const struct config *cfg, const uint8_t *msg, size_t len,

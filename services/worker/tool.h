@@ -31,6 +31,14 @@ struct tool_ctx {
      * taken over by the dispatcher) instead of *result, where building the
      * answer as jansson objects would cost more than the query (endpoints_list). */
     char *raw_result;
+    /* Work outside the database (removing files) that must happen only once
+     * the transaction has committed: the dispatcher calls after_commit after
+     * a successful COMMIT and never otherwise (a failed handler, a failed
+     * COMMIT, a replayed request); after_commit_free then releases the
+     * argument either way. Set with tool_after_commit (dispatch.c). */
+    void (*after_commit)(struct tool_ctx *ctx, void *arg);
+    void (*after_commit_free)(void *arg);
+    void *after_commit_arg;
 };
 
 typedef enum tm_error (*tool_fn)(struct tool_ctx *ctx, const json_t *args, json_t **result);
@@ -47,5 +55,13 @@ enum tm_error tool_fail(struct tool_ctx *ctx, enum tm_error code, json_t *detail
 
 /* A database failure: unavailable if the connection is gone, internal otherwise (logged, not leaked). */
 enum tm_error tool_db_fail(struct tool_ctx *ctx, PGresult *res);
+
+/* Registers fn(ctx, arg) to run after the transaction commits (see
+ * after_commit above); free_fn (may be NULL) releases arg in any case. One
+ * registration per call: a second replaces (and releases) the first. */
+void tool_after_commit(struct tool_ctx *ctx, void (*fn)(struct tool_ctx *ctx, void *arg), void (*free_fn)(void *arg),
+                       void *arg);
+/* Runs the registered work if committed, then releases it (dispatch.c). */
+void tool_after_commit_finish(struct tool_ctx *ctx, bool committed);
 
 #endif

@@ -134,6 +134,17 @@ enum tm_error web_account_delete(struct tool_ctx *ctx, const json_t *args, json_
  * file already gone counts as removed); false if one could not be removed. */
 bool web_archive_files_remove(const struct config *cfg, const char *id, const char *jsonl_path,
                               const char *csv_path);
+/* Files to remove once the operation's transaction has committed (never
+ * before: a failed commit keeps the rows, so it must keep their files):
+ * archives (web_archive_files_remove) and, optionally, one directory tree
+ * under ARCHIVE_DIR. web_removal_schedule hands the list to the dispatcher
+ * (tool_after_commit), which runs and frees it. */
+struct web_removal;
+struct web_removal *web_removal_new(void);
+void web_removal_add_archive(struct web_removal *rm, const char *id, const char *jsonl_path, const char *csv_path);
+void web_removal_set_tree(struct web_removal *rm, const char *dir);
+size_t web_removal_count(const struct web_removal *rm);   /* archives listed */
+void web_removal_schedule(struct tool_ctx *ctx, struct web_removal *rm);
 
 /* ---- accounts before sign-in: op `auth`, principal anon (web_accounts.c) ---- */
 enum tm_error auth_web_signup(struct tool_ctx *ctx, const json_t *args, json_t **result);

@@ -10,13 +10,15 @@
  * by-id links from ARCHIVE_DIR and marks the archives row deleted; the row
  * stays (without files) so that logs_fetch_archived can tell the log rows
  * that point at it apart from entries that were never archived. The files
- * go before the commit: if the commit then fails, the row is still listed
- * without its files and deleting it again finishes the job (a missing file
- * counts as removed).
+ * go only after the commit (web_removal_schedule, run by the dispatcher):
+ * if the commit fails, the row and its files both stay. A file that cannot
+ * be removed then is logged; deleting never reports it, since the row is
+ * already marked deleted.
  */
 #include "services/worker/web.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +212,89 @@ bool web_archive_files_remove(const struct config *cfg, const char *id, const ch
     return ok;
 }
 
+/* ---- removal after the commit ---- */
+
+struct web_removal {
+    struct {
+        char *id, *jsonl, *csv;
+    } *items;
+    size_t n, cap;
+    char *tree;   /* a directory under ARCHIVE_DIR removed whole, or NULL */
+};
+
+struct web_removal *web_removal_new(void)
+{
+    return xcalloc(1, sizeof(struct web_removal));
+}
+
+void web_removal_add_archive(struct web_removal *rm, const char *id, const char *jsonl_path, const char *csv_path)
+{
+    if (rm->n == rm->cap) {
+        rm->cap = rm->cap ? rm->cap * 2 : 8;
+        rm->items = xrealloc(rm->items, rm->cap * sizeof rm->items[0]);
+    }
+    rm->items[rm->n].id = xstrdup(id);
+    rm->items[rm->n].jsonl = xstrdup(jsonl_path);
+    rm->items[rm->n].csv = xstrdup(csv_path);
+    rm->n++;
+}
+
+void web_removal_set_tree(struct web_removal *rm, const char *dir)
+{
+    free(rm->tree);
+    rm->tree = xstrdup(dir);
+}
+
+size_t web_removal_count(const struct web_removal *rm)
+{
+    return rm->n;
+}
+
+static void removal_free(void *arg)
+{
+    struct web_removal *rm = arg;
+    for (size_t i = 0; i < rm->n; i++) {
+        free(rm->items[i].id);
+        free(rm->items[i].jsonl);
+        free(rm->items[i].csv);
+    }
+    free(rm->items);
+    free(rm->tree);
+    free(rm);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    int r = flag == FTW_DP ? rmdir(path) : unlink(path);
+    if (r != 0 && errno != ENOENT)
+        log_warn("cannot remove %s: %s", path, strerror(errno));
+    return 0;
+}
+
+static void removal_run(struct tool_ctx *ctx, void *arg)
+{
+    struct web_removal *rm = arg;
+    size_t failed = 0;
+    for (size_t i = 0; i < rm->n; i++)
+        if (!web_archive_files_remove(ctx->cfg, rm->items[i].id, rm->items[i].jsonl, rm->items[i].csv))
+            failed++;
+    if (failed)
+        log_warn("the files of %zu deleted archive(s) were not all removed (see above)", failed);
+    if (rm->tree) {
+        char *dir = xasprintf("%s/%s", ctx->cfg->archive_dir, rm->tree);
+        if (safe_relative(rm->tree) && access(dir, F_OK) == 0)
+            nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free(dir);
+    }
+}
+
+void web_removal_schedule(struct tool_ctx *ctx, struct web_removal *rm)
+{
+    tool_after_commit(ctx, removal_run, removal_free, rm);
+}
+
 /* archives.delete {archive_id, password} -> {deleted: true, id, endpoint, day, entries} */
 enum tm_error web_archives_delete(struct tool_ctx *ctx, const json_t *args, json_t **result)
 {
@@ -242,10 +327,9 @@ enum tm_error web_archives_delete(struct tool_ctx *ctx, const json_t *args, json
     free(details);
     if (rc != TM_OK)
         goto done;
-    if (!web_archive_files_remove(ctx->cfg, id, jsonl, csv)) {
-        rc = tool_fail(ctx, TM_ERR_INTERNAL, NULL, "the archive files could not be removed; nothing was changed");
-        goto done;
-    }
+    struct web_removal *rm = web_removal_new();
+    web_removal_add_archive(rm, id, jsonl, csv);
+    web_removal_schedule(ctx, rm);
     *result = out;
     out = NULL;
 done:

@@ -12,13 +12,13 @@
  *
  * Deleting the account is delete_account() of migration 017 (what it keeps
  * is listed there), after the password and the account's e-mail typed as
- * confirmation; the archive files are removed here, since the database
- * cannot reach ARCHIVE_DIR.
+ * confirmation; the archive files are removed by the worker, since the
+ * database cannot reach ARCHIVE_DIR, and only once the deletion has
+ * committed (web_removal_schedule).
  */
 #include "services/worker/web.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,18 +191,8 @@ static enum tm_error delete_logs(struct tool_ctx *ctx)
     return TM_OK;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    int r = flag == FTW_DP ? rmdir(path) : unlink(path);
-    if (r != 0 && errno != ENOENT)
-        log_warn("cannot remove %s: %s", path, strerror(errno));
-    return 0;
-}
-
 /* account.delete {password, confirm_email} -> {deleted: true, removed:{endpoints, mcp_keys, archives,
- * oauth_grants_revoked}, archive_files_removed} */
+ * oauth_grants_revoked}, archive_files_removed} (archives whose files are removed after the commit) */
 enum tm_error web_account_delete(struct tool_ctx *ctx, const json_t *args, json_t **result)
 {
     const char *confirm = tool_arg_str(args, "confirm_email");
@@ -235,16 +225,16 @@ enum tm_error web_account_delete(struct tool_ctx *ctx, const json_t *args, json_
         PQclear(res);
         return tool_fail(ctx, TM_ERR_NOT_FOUND, NULL, "this account was already deleted");
     }
-    int files = 0;
+    /* The files go once the deletion has committed, never before. */
+    struct web_removal *rm = web_removal_new();
     for (int i = 0; i < PQntuples(res); i++)
-        if (web_archive_files_remove(ctx->cfg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2)))
-            files++;
+        web_removal_add_archive(rm, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
     PQclear(res);
     /* Whatever else bin/jobs left in the account's directory (temporary files of a pass). */
-    char *dir = xasprintf("%s/%s", ctx->cfg->archive_dir, ctx->who->account_id);
-    if (is_uuid(ctx->who->account_id) && access(dir, F_OK) == 0)
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(dir);
+    if (is_uuid(ctx->who->account_id))
+        web_removal_set_tree(rm, ctx->who->account_id);
+    int files = (int)web_removal_count(rm);
+    web_removal_schedule(ctx, rm);
     log_info("account %s deleted from the dashboard", ctx->who->account_id);
     *result = json_pack("{s:b, s:o, s:i}", "deleted", 1, "removed", removed, "archive_files_removed", files);
     return TM_OK;
