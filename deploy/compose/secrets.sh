@@ -9,6 +9,7 @@
 #   db_jobs_password     the jobs role tm_jobs (set by `3min migrate`)
 #   signing_key.pem      ES256 key that signs OAuth access tokens (edge)
 #   keys_secret          key that encrypts stored gateway secrets (worker, jobs, edge)
+#   grafana_admin_password  Grafana's admin password (profile `grafana`)
 #
 # The directory is mode 700 and owned by the user running this; the files
 # are mode 644 so that the containers' non-root users can read them through
@@ -45,3 +46,4 @@ make_one db_worker_password password
 make_one db_jobs_password password
 make_one keys_secret keybox_key
 make_one signing_key.pem signing_key
+make_one grafana_admin_password password   # the `grafana` profile's admin user
