@@ -546,20 +546,25 @@ static const char SQL_FINISH[] =
     "$26::int, $27::boolean, $28, $29, $30, $31, $32, $33::bytea, $34::bytea, $35, $36::int, $37::boolean, $38::int, "
     "$39::boolean, $40::bigint)";
 
-/* A usage alert, once per period: the statement marks the period's counter
- * (alert80_at / alert100_at) and queues the e-mail only if it was unmarked,
- * so two calls can never both send it; the counter row is already locked by
- * this transaction's count. An account-wide rule for the event set to off
- * (notification_rules, endpoint NULL) silences it; no rule means on. Reaching
- * 100% also marks 80%, so one jump past both sends only the 100% alert. */
-#define SQL_ALERT(col, also)                                                                              \
-    "WITH f AS (UPDATE usage_counters SET " col " = now()" also " WHERE account_id = $1::uuid "           \
-    "  AND period_start = $2::timestamptz AND " col " IS NULL RETURNING 1) "                              \
+/* A usage alert, once per period: the statement marks the period's stripe 0
+ * of the counter (alert80_at / alert100_at; migration 020 keeps the marks
+ * there only), creating that row if the calls went to other stripes, and
+ * queues the e-mail only if it was unmarked. The insert-or-update locks that
+ * one row and re-checks the mark, so two calls can never both send it. An
+ * account-wide rule for the event set to off (notification_rules, endpoint
+ * NULL) silences it; no rule means on. Reaching 100% also marks 80%, so one
+ * jump past both sends only the 100% alert. */
+#define SQL_ALERT(col, cols, vals, also)                                                                  \
+    "WITH f AS (INSERT INTO usage_counters AS uc (account_id, period_start, period_end, stripe, " cols ") " \
+    "  VALUES ($1::uuid, $2::timestamptz, $2::timestamptz + interval '30 days', 0, " vals ") "            \
+    "  ON CONFLICT (account_id, period_start, stripe) DO UPDATE SET " col " = now()" also " "             \
+    "  WHERE uc." col " IS NULL RETURNING 1) "                                                            \
     "INSERT INTO notifications (account_id, kind, subject, body) SELECT $1::uuid, $3, $4, $5 FROM f "     \
     "WHERE coalesce((SELECT nr.enabled FROM notification_rules nr WHERE nr.account_id = $1::uuid "        \
     "  AND nr.endpoint_id IS NULL AND nr.event = $3), true)"
-static const char SQL_ALERT80[] = SQL_ALERT("alert80_at", "");
-static const char SQL_ALERT100[] = SQL_ALERT("alert100_at", ", alert80_at = coalesce(alert80_at, now())");
+static const char SQL_ALERT80[] = SQL_ALERT("alert80_at", "alert80_at", "now()", "");
+static const char SQL_ALERT100[] =
+    SQL_ALERT("alert100_at", "alert100_at, alert80_at", "now(), now()", ", alert80_at = coalesce(uc.alert80_at, now())");
 
 struct webhook_target {
     bool on;
@@ -813,15 +818,16 @@ static enum tm_error finish(struct tool_ctx *ctx, struct outcome *o, const uint8
 
 /* The account's plan and this period's usage (docs/PLANS.md): the
  * subscription is the source of truth; an account without one counts as
- * free. Read without locking the counter: calls of one account running at
- * the same moment may each see the count below the limit, so a burst can
- * pass the limit by at most the number of calls in flight. */
+ * free. The count is the sum of the period's stripes (migration 020), read
+ * without locking them: calls of one account running at the same moment may
+ * each see the count below the limit, so a burst can pass the limit by at
+ * most the number of calls in flight (as when the count was one row). */
 static const char SQL_QUOTA[] =
-    "SELECT p.monthly_limit, p.hard_limit, coalesce(u.calls, 0), " TS("per.period_end") " "
+    "SELECT p.monthly_limit, p.hard_limit, (SELECT coalesce(sum(u.calls), 0) FROM usage_counters u "
+    "  WHERE u.account_id = a.id AND u.period_start = per.period_start), " TS("per.period_end") " "
     "FROM accounts a CROSS JOIN LATERAL usage_period(a.created_at, now()) per "
     "LEFT JOIN subscriptions s ON s.account_id = a.id "
     "JOIN plans p ON p.code = coalesce(s.plan_code, 'free') "
-    "LEFT JOIN usage_counters u ON u.account_id = a.id AND u.period_start = per.period_start "
     "WHERE a.id = $1::uuid";
 
 /* Step 6's quota check: reads the plan into o (for finish) and returns 1

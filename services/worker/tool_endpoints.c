@@ -115,7 +115,10 @@ static enum tm_error resolve(struct tool_ctx *ctx, const json_t *args, bool lock
 static const char SQL_DETAIL[] =
     "SELECT e.id::text, e.name, e.slug, e.description, e.active, e.prod_version, " TS("e.created_at") ", " TS(
         "e.updated_at") ", s.version, s.fields::text, " TS("s.updated_at") ", p.version, p.fields::text, "
-    "CASE WHEN e.prod_version > 0 THEN " TS("p.updated_at") " END, e.sandbox_test_calls, "
+    "CASE WHEN e.prod_version > 0 THEN " TS("p.updated_at") " END, "
+    /* the sandbox calls: counted before migration 020, plus its stripes */
+    "(e.sandbox_test_calls + (SELECT coalesce(sum(c.calls), 0) FROM endpoint_sandbox_calls c "
+    "WHERE c.endpoint_id = e.id)), "
     NOTIFY_RULE_ENABLED("e.account_id", "e.id", "'call_failed'") ", "
     NOTIFY_RULE_ENABLED("e.account_id", "e.id", "'webhook_failed'") ", "
     NOTIFY_RULE_ENABLED("e.account_id", "e.id", "'deployed'") " "
@@ -620,7 +623,8 @@ fail:
 
 static const char SQL_STATE[] =
     "SELECT e.name, e.description, e.slug, e.prod_version, s.version, s.fields::text, p.fields::text, "
-    "e.sandbox_test_calls FROM endpoints e "
+    "(e.sandbox_test_calls + (SELECT coalesce(sum(c.calls), 0) FROM endpoint_sandbox_calls c "
+    "WHERE c.endpoint_id = e.id)) FROM endpoints e "
     "JOIN endpoint_configs s ON s.endpoint_id = e.id AND s.environment = 'sandbox' "
     "JOIN endpoint_configs p ON p.endpoint_id = e.id AND p.environment = 'production' "
     "WHERE e.id = $1::uuid AND e.account_id = $2::uuid";

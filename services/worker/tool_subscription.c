@@ -2,8 +2,8 @@
  * tool_subscription — `subscription` (see tool_subscription.h). One
  * statement: the subscription (the source of truth for the plan), the
  * plan's terms, the current period from usage_period() — the same periods
- * the gateway counts in — and that period's usage counter, if any call has
- * been counted yet. Changing the plan is not an MCP action: manage_url
+ * the gateway counts in — and that period's usage, the sum of its counter's
+ * stripes (migration 020), if any call has been counted yet. Changing the plan is not an MCP action: manage_url
  * points to the dashboard.
  */
 #include "services/worker/tool_subscription.h"
@@ -23,7 +23,8 @@ static const char SQL_SUBSCRIPTION[] =
     "s.provider, s.cancel_at_period_end "
     "FROM accounts a CROSS JOIN LATERAL usage_period(a.created_at, now()) per "
     "JOIN subscriptions s ON s.account_id = a.id JOIN plans p ON p.code = s.plan_code "
-    "LEFT JOIN usage_counters u ON u.account_id = a.id AND u.period_start = per.period_start "
+    "LEFT JOIN LATERAL (SELECT sum(c.calls) AS calls, sum(c.overage_calls) AS overage_calls FROM usage_counters c "
+    "  WHERE c.account_id = a.id AND c.period_start = per.period_start) u ON true "
     "WHERE a.id = $1::uuid";
 
 enum tm_error tool_subscription(struct tool_ctx *ctx, const json_t *args, json_t **result)

@@ -121,7 +121,8 @@ async function counts() {
     (SELECT coalesce(sum(calls), 0) FROM daily_stats WHERE endpoint_id = '${ep.id}'),
     (SELECT coalesce(sum(failed), 0) FROM daily_stats WHERE endpoint_id = '${ep.id}'),
     (SELECT coalesce(sum(calls), 0) FROM usage_counters WHERE account_id = '${acct.id}'),
-    (SELECT sandbox_test_calls FROM endpoints WHERE id = '${ep.id}')`);
+    (SELECT e.sandbox_test_calls + coalesce((SELECT sum(c.calls) FROM endpoint_sandbox_calls c
+      WHERE c.endpoint_id = e.id), 0) FROM endpoints e WHERE e.id = '${ep.id}')`);
   const [records, logs, stats, failed, usage, sandbox] = row.split('|').map(Number);
   return { records, logs, stats, failed, usage, sandbox };
 }

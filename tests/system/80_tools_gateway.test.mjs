@@ -356,5 +356,6 @@ test('each api_call is one logged, counted call', async () => {
   assert.notEqual(first.response.body.id, second.response.body.id, 'two tool calls are two records');
   const logs = await call('logs_search', { endpoint: ep.id });
   assert.equal(logs.items.length, 2);
-  assert.equal(await psql(`SELECT sandbox_test_calls FROM endpoints WHERE id = '${ep.id}'`).then((x) => x[0]), '2');
+  assert.equal(await psql(`SELECT e.sandbox_test_calls + coalesce((SELECT sum(c.calls) FROM endpoint_sandbox_calls c
+    WHERE c.endpoint_id = e.id), 0) FROM endpoints e WHERE e.id = '${ep.id}'`).then((x) => x[0]), '2');
 });
