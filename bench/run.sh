@@ -38,7 +38,8 @@
 # runs at CLIENTS into bench/out/perf-<line>.data), LOGS_ROWS (1000000; 0
 # skips the logs_search line), LOGS_ACCOUNTS (1000), LOGS_CLIENTS (8), LINES
 # ("mcp gateway logs": the groups of lines to measure; e.g. LINES=gateway),
-# GW_DURABLE (1; 0 skips the gateway line with synchronous_commit = on).
+# GW_DURABLE (1; 0 skips the durable gateway lines, its DB ceiling and the POST
+# with synchronous_commit = on, which carry the gateway targets).
 # WORKER_THREADS and the like
 # pass through to the workers. Exit status 0 means the run completed (a missed
 # target is reported, not an error); 1 means it could not measure.
@@ -88,6 +89,11 @@ for t in wrk curl jq cc sha256sum; do
 done
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+# Connections the kernel dropped because a listen queue was full (all
+# listeners of this network namespace): each costs its client a 1 s SYN
+# retransmit, which shows as a second-long answer in wrk's tail.
+listen_drops() { awk '/^TcpExt:/ { if (!h) { split($0, n); h = 1 } else { split($0, v); for (i in n) if (n[i] == "ListenDrops") print v[i] } }' /proc/net/netstat; }
+DROPS_BEFORE=$(listen_drops)
 unset DATABASE_URL
 TMP=$(mktemp -d /tmp/3min-bench.XXXXXX)
 chmod 755 "$TMP"   # the cluster's user (nobody, when we are root) must reach pg/
@@ -149,6 +155,17 @@ pg_start "$TMP/pg" >/dev/null || die "PostgreSQL did not start"
 "$BIN_DIR/3min" migrate >/dev/null || die "migration failed"
 SOCK=$(sed -n 's/.*host=\([^&]*\).*/\1/p' <<<"$DATABASE_URL")
 psql_owner() { "$PG_BIN/psql" "$DATABASE_URL" -XtAq "$@"; }
+# The cluster's log (deploy/lib/pg.sh: in $TMP/pg, or where $TMP/pg/location
+# says) shows what PostgreSQL did behind a line's tail: checkpoints
+# (log_checkpoints is on by default in PostgreSQL 15) and autovacuum runs.
+PG_LOG=$TMP/pg/postgres.log
+# WAL written and how often a backend found the WAL buffers full and had to
+# write them itself (pg_stat_wal; the backends report it within a second).
+pg_wal_stats() { psql_owner -c "SELECT wal_bytes, wal_buffers_full FROM pg_stat_wal" | tr '|' ' '; }
+[ -s "$TMP/pg/location" ] && PG_LOG=$(cat "$TMP/pg/location")/postgres.log
+psql_owner -c "ALTER SYSTEM SET log_checkpoints = on" -c "ALTER SYSTEM SET log_autovacuum_min_duration = 0" \
+  -c "ALTER SYSTEM SET log_timezone = 'UTC'" \
+  -c "SELECT pg_reload_conf()" >/dev/null || die "could not set the cluster's log settings"
 EMAIL=bench-$$@bench.example.com
 ACCOUNT_ID=$(printf 'bench-password-%s\n' "$$" | "$BIN_DIR/3min" account create --email "$EMAIL" --password -) ||
   die "creating the account failed"
@@ -289,7 +306,7 @@ EOF
 wrk_script "$TMP/list.lua" "$LIST_BODY"
 wrk_script "$TMP/call.lua" "$CALL_BODY"
 
-declare -A RPS P50 P99 REQS OTHER CPU
+declare -A RPS P50 P99 REQS OTHER CPU T0 T1 WAL
 # CPU time (user + system, clock ticks) of PostgreSQL (the postmaster and
 # its backends), the workers and the edge, as "pg workers edge": the CPU each
 # spends per request is a figure that the machine's other load disturbs much
@@ -315,10 +332,15 @@ measure() {
   ${MEASURE_HOOK:-}
   # --timeout 10s: a slow answer is a latency to report, not a socket error
   # (wrk's default 2 s would drop the tail from the percentiles).
-  local cpu0 cpu1
+  local cpu0 cpu1 wal0
+  wal0=$(pg_wal_stats)
   cpu0=$(cpu_ticks)
+  T0[$name/$c]=$(date +%s)
   out=$(wrk -t"$t" -c"$c" -d"$DURATION" --timeout 10s --latency -s "$script" "$url" 2>&1) || die "wrk of $name failed: $out"
   cpu1=$(cpu_ticks)
+  T1[$name/$c]=$(date +%s)
+  WAL[$name/$c]=$(awk -v a="$wal0" -v b="$(pg_wal_stats)" 'BEGIN { split(a, x, " "); split(b, y, " ")
+    printf "%.0f MB of WAL, WAL buffers full %d times", (y[1] - x[1]) / 1048576, y[2] - x[2] }')
   printf '== %s, %s connections\n%s\n\n' "$name" "$c" "$out" >>"$OUT_DIR/wrk-latest.txt"
   line=$(grep '^RESULT ' <<<"$out") || die "wrk printed no result for $name: $out"
   local non2xx sockerr
@@ -585,6 +607,14 @@ if [ "${GW_DURABLE:-1}" = 1 ]; then
   psql_owner -c "ALTER SYSTEM SET synchronous_commit = on" -c "SELECT pg_reload_conf()" >/dev/null ||
     die "could not turn synchronous_commit on"
   sleep 0.5
+  # The same-run baseline for it: the gateway's transaction from libpq with
+  # durable commits.
+  pgout=$("$BIN_DIR/bench_pg_ceiling" -f "$OUT_DIR/pg-gateway-ceiling.sql" "$GW_CONNINFO" "$GW_PG_THREADS" "${DURATION%s}" 2>&1) ||
+    die "bench_pg_ceiling -f (synchronous_commit = on) failed: $pgout"
+  printf '== pg-gateway-ceiling, synchronous_commit=on, %s connections\n%s\n\n' "$GW_PG_THREADS" "$pgout" >>"$OUT_DIR/wrk-latest.txt"
+  RPS[pg-gateway-durable]=$(sed -n 's/.*rps=\([0-9.]*\).*/\1/p' <<<"$pgout")
+  P50[pg-gateway-durable]=$(sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p' <<<"$pgout")
+  P99[pg-gateway-durable]=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$pgout")
   measure gateway-durable "$TMP/gateway.lua" "$GW_URL" "$CLIENTS"
   psql_owner -c "ALTER SYSTEM RESET synchronous_commit" -c "SELECT pg_reload_conf()" >/dev/null ||
     die "could not reset synchronous_commit"
@@ -639,6 +669,30 @@ done
 # ---- the report --------------------------------------------------------------
 
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+# Checkpoints and autovacuum runs of the cluster that overlapped [T0, T1]
+# (epoch seconds), from its log: "N checkpoints (longest X s), M autovacuum
+# runs (tables...)". A checkpoint spans "checkpoint starting" to "checkpoint
+# complete"; an autovacuum run is logged at its end with its elapsed time.
+pg_during() {
+  [ -r "$PG_LOG" ] || { echo "no cluster log"; return; }
+  TZ=UTC awk -v t0="$1" -v t1="$2" '
+    function ts(l) { return mktime(substr(l, 1, 4) " " substr(l, 6, 2) " " substr(l, 9, 2) " " substr(l, 12, 2) " " \
+                                   substr(l, 15, 2) " " substr(l, 18, 2)) }
+    /^[0-9][0-9][0-9][0-9]-/ { t = ts($0); av = "" }
+    /LOG:  checkpoint starting/ { cs = t }
+    /LOG:  checkpoint complete/ { if (cs != "" && cs <= t1 && t >= t0) { n++; if (t - cs > lc) lc = t - cs }; cs = "" }
+    /LOG:  automatic (vacuum|analyze) of table/ { av = $0; sub(/.*of table "/, "", av); sub(/".*/, "", av); ae = t
+      kind = /automatic vacuum/ ? "vacuum" : "analyze"
+      if (match($0, /elapsed: [0-9.]+ s/)) { el = substr($0, RSTART + 9, RLENGTH - 11); check() } }
+    /elapsed: [0-9.]+ s/ && !/^[0-9][0-9][0-9][0-9]-/ && av != "" { match($0, /elapsed: [0-9.]+ s/)
+      el = substr($0, RSTART + 9, RLENGTH - 11); check() }
+    function check() { if (ae - el <= t1 && ae >= t0) { sub(/^[^.]*\.[^.]*\./, "", av)
+        if (kind == "vacuum") { nv++; if (!(av in sv)) { sv[av] = 1; lv = lv (lv ? " " : "") av } }
+        else { na++; if (!(av in sa)) { sa[av] = 1; la = la (la ? " " : "") av } } }; av = "" }
+    END { if (cs != "" && cs <= t1) { n++; lc = "(still running)" }
+          printf "%d checkpoint(s)%s; autovacuum: %d vacuum(s)%s, %d analyze(s)%s\n", n, n ? " (longest " lc " s)" : "",
+                 nv, nv ? " of " lv : "", na, na ? " of " la : "" }' "$PG_LOG"
+}
 lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
 mark() { if "$@"; then echo PASS; else echo MISS; fi; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", (b > 0) ? 100 * a / b : 0 }'; }
@@ -649,7 +703,9 @@ REPORT=$TMP/report.txt
   printf 'machine: %s CPUs, %s, %s MB RAM; load generator on the same machine\n' "$(nproc)" \
     "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
     "$(awk '/^MemTotal:/ {printf "%d", $2 / 1024}' /proc/meminfo)"
-  printf 'load average before the run: %s (other work on the machine skews every figure)\n' "$LOAD_BEFORE"
+  printf 'load average before the run: %s, after: %s (other work on the machine skews every figure)\n' "$LOAD_BEFORE" \
+    "$(cut -d' ' -f1-3 /proc/loadavg)"
+  printf 'listen queue drops (TcpExtListenDrops, whole machine) during the run: %s\n' "$(( $(listen_drops) - DROPS_BEFORE ))"
   printf 'run: %s per line after %s warm-up; wrk %s threads; %s workers x %s threads; %s endpoints (list page: 20)\n\n' \
     "$DURATION" "$WARMUP" "$WRK_THREADS" "$WORKERS" "${WORKER_THREADS:-4}" "$ENDPOINTS"
 
@@ -682,11 +738,17 @@ REPORT=$TMP/report.txt
   r=$(pct "${RPS[gateway/$c]}" "${RPS[pg-gateway]}")
   t="req/s >= 1500: $(mark ge "${RPS[gateway/$c]}" 1500)"
   [ "$c" = 32 ] && t="$t; p99 < 50 ms: $(mark lt "${P99[gateway/$c]}" 50)"
+  # The targets are for durable commits (a 202 promises the record is
+  # stored); without them this line is the cost of the work alone.
+  [ -n "${RPS[gateway-durable/$c]:-}" ] && t="(commits not flushed: for comparison; targets on the next line)"
   printf '%-34s %5s %9.0f %8.3f %8.3f %7s  %s\n' 'Gateway POST /api/v1/data/{slug}' "$c" \
     "${RPS[gateway/$c]}" "${P50[gateway/$c]}" "${P99[gateway/$c]}" "$r" "$t"
   if [ -n "${RPS[gateway-durable/$c]:-}" ]; then
+    printf '%-34s %5s %9.0f %8.3f %8.3f %7s  %s\n' 'DB ceiling, synchronous_commit=on' "$GW_PG_THREADS" \
+      "${RPS[pg-gateway-durable]}" "${P50[pg-gateway-durable]}" "${P99[pg-gateway-durable]}" - baseline
     printf '%-34s %5s %9.0f %8.3f %8.3f %7s  %s\n' 'Gateway POST, synchronous_commit=on' "$c" \
-      "${RPS[gateway-durable/$c]}" "${P50[gateway-durable/$c]}" "${P99[gateway-durable/$c]}" - \
+      "${RPS[gateway-durable/$c]}" "${P50[gateway-durable/$c]}" "${P99[gateway-durable/$c]}" \
+      "$(pct "${RPS[gateway-durable/$c]}" "${RPS[pg-gateway-durable]}")" \
       "req/s >= 1500: $(mark ge "${RPS[gateway-durable/$c]}" 1500); p99 < 50 ms: $(mark lt "${P99[gateway-durable/$c]}" 50)"
   fi
   fi
@@ -707,6 +769,11 @@ REPORT=$TMP/report.txt
     printf 'logs_search: %s generated call logs of %s accounts (%s s to generate); the key'"'"'s account has %s calls in the default 7-day window\n' \
       "$LOGS_ROWS" "$LOGS_ACCOUNTS" "$LOGS_GEN_S" "$LOGS_IN_WINDOW"
   fi
+  printf '\nPostgreSQL during the measured runs (from the cluster log)\n'
+  for k in tools/list/$CLIENTS endpoints_list/$CLIENTS gateway/$CLIENTS gateway-durable/$CLIENTS logs_search/q/$LOGS_CLIENTS logs_search/failed/$LOGS_CLIENTS; do
+    [ -n "${T0[$k]:-}" ] || continue
+    printf '%-34s %5s  %s; %s\n' "${k%/*}" "${k##*/}" "$(pg_during "${T0[$k]}" "${T1[$k]}")" "${WAL[$k]}"
+  done
   printf '\nCPU per request, µs (user + system time of the processes during the measured run / requests)\n'
   printf '%-34s %5s %10s %8s %6s %7s\n' line conns PostgreSQL workers edge total
   for k in tools/list/$CLIENTS endpoints_list/$CLIENTS gateway/$CLIENTS gateway-durable/$CLIENTS logs_search/q/$LOGS_CLIENTS logs_search/failed/$LOGS_CLIENTS; do
