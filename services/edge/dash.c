@@ -238,6 +238,25 @@ void dash_put(struct strbuf *b, const char *html)
     sb_append_str(b, html);
 }
 
+void dash_put_int(struct strbuf *b, long long v)
+{
+    char n[32];
+    snprintf(n, sizeof n, "%lld", v);
+    dash_put(b, n);
+}
+
+void dash_render_sb(struct dash_req *d, int status, const char *title, struct strbuf *b)
+{
+    char *body = sb_take(b, NULL);
+    dash_render(d, status, title, body);
+    free(body);
+}
+
+const char *dash_jstr(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
 void dash_esc(struct strbuf *b, const char *text)
 {
     if (!text)

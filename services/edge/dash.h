@@ -109,6 +109,11 @@ const char *dash_message_of(enum tm_error code, const char *message);
 /* ---- HTML -------------------------------------------------------------- */
 
 void dash_put(struct strbuf *b, const char *html);   /* trusted markup */
+void dash_put_int(struct strbuf *b, long long v);
+/* dash_render with the body built in b (taken over and freed). */
+void dash_render_sb(struct dash_req *d, int status, const char *title, struct strbuf *b);
+/* The string member k of a worker's result object, or NULL. */
+const char *dash_jstr(const json_t *o, const char *k);
 void dash_esc(struct strbuf *b, const char *text);   /* text, HTML-escaped (NULL: nothing) */
 /* <form method="post" action="action"> with the CSRF field; close with "</form>". */
 void dash_form_open(struct strbuf *b, const struct dash_req *d, const char *action);

@@ -73,13 +73,6 @@ static void password_field(struct strbuf *b, const char *id, const char *label, 
                        : "\">\n");
 }
 
-static void render(struct dash_req *d, int status, const char *title, struct strbuf *b)
-{
-    char *body = sb_take(b, NULL);
-    dash_render(d, status, title, body);
-    free(body);
-}
-
 /* Where to go after signing in: the form's or query's `next` if local. */
 static const char *next_path(const struct dash_req *d)
 {
@@ -102,7 +95,7 @@ static void login_form(struct dash_req *d, int status, const char *message)
     dash_put(&b, "<button type=\"submit\">Sign in</button>\n</form>\n"
                  "<p><a href=\"/password/forgot\">Forgot your password?</a></p>\n"
                  "<p>New here? <a href=\"/signup\">Create an account</a></p>\n");
-    render(d, status, "Sign in to 3Min API", &b);
+    dash_render_sb(d, status, "Sign in to 3Min API", &b);
 }
 
 static void on_login(struct dash_req *d, const struct dash_answer *a)
@@ -186,7 +179,7 @@ static void signup_form(struct dash_req *d, int status, const char *message)
     dash_put(&b, "<button type=\"submit\">Create account</button>\n</form>\n"
                  "<p class=\"muted\">We send a link to this address; the account works once you open it.</p>\n"
                  "<p>Already have an account? <a href=\"/login\">Sign in</a></p>\n");
-    render(d, status, "Create your 3Min API account", &b);
+    dash_render_sb(d, status, "Create your 3Min API account", &b);
 }
 
 static void on_signup(struct dash_req *d, const struct dash_answer *a)
@@ -278,7 +271,7 @@ void dash_page_verify(struct dash_req *d)
     anon_form_open(&b, d, "/verify");
     hidden(&b, "token", token);
     dash_put(&b, "<button type=\"submit\">Confirm my address</button>\n</form>\n");
-    render(d, 200, "Confirm your e-mail address", &b);
+    dash_render_sb(d, 200, "Confirm your e-mail address", &b);
 }
 
 /* ---- password reset ------------------------------------------------------------------ */
@@ -293,7 +286,7 @@ static void forgot_form(struct dash_req *d, int status, const char *message)
     anon_form_open(&b, d, "/password/forgot");
     email_field(&b, d->method == EVHTTP_REQ_POST ? dash_form(d, "email") : NULL, "email");
     dash_put(&b, "<button type=\"submit\">Send the link</button>\n</form>\n<p><a href=\"/login\">Back to sign-in</a></p>\n");
-    render(d, status, "Reset your password", &b);
+    dash_render_sb(d, status, "Reset your password", &b);
 }
 
 static void on_forgot(struct dash_req *d, const struct dash_answer *a)
@@ -334,7 +327,7 @@ static void reset_form(struct dash_req *d, int status, const char *message, cons
     hidden(&b, "token", token);
     password_field(&b, "password", "New password", "new-password", true);
     dash_put(&b, "<button type=\"submit\">Set the new password</button>\n</form>\n");
-    render(d, status, "Choose a new password", &b);
+    dash_render_sb(d, status, "Choose a new password", &b);
 }
 
 static void on_reset(struct dash_req *d, const struct dash_answer *a)
@@ -396,7 +389,7 @@ void dash_page_logout(struct dash_req *d)
     sb_init(&b, 512);
     dash_form_open(&b, d, "/logout");
     dash_put(&b, "<button type=\"submit\">Sign out</button>\n</form>\n");
-    render(d, 200, "Sign out", &b);
+    dash_render_sb(d, 200, "Sign out", &b);
 }
 
 /* ---- profile: password ---------------------------------------------------------------------- */
@@ -416,7 +409,7 @@ static void profile_render(struct dash_req *d, int status, const char *message)
     dash_put(&b, "<button type=\"submit\">Change password</button>\n</form>\n"
                  "<p class=\"muted\">Changing the password signs out your other sessions.</p>\n");
     dash_profile_sections(d, &b);   /* time zone, notifications, delete account (dash_profile.c) */
-    render(d, status, "Profile", &b);
+    dash_render_sb(d, status, "Profile", &b);
 }
 
 static void profile_loaded(struct dash_req *d)
@@ -507,7 +500,7 @@ static void on_audit(struct dash_req *d, const struct dash_answer *a)
         dash_esc(&b, href);
         dash_put(&b, "\" rel=\"next\">Older entries</a></p>\n");
     }
-    render(d, 200, "Audit log", &b);
+    dash_render_sb(d, 200, "Audit log", &b);
 }
 
 void dash_page_audit(struct dash_req *d)

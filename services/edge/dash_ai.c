@@ -53,13 +53,6 @@
 
 /* ---- small pieces ------------------------------------------------------------ */
 
-static void render(struct dash_req *d, int status, const char *title, struct strbuf *b)
-{
-    char *body = sb_take(b, NULL);
-    dash_render(d, status, title, body);
-    free(body);
-}
-
 /* A failed action: the worker's message and a way back (status from the code). */
 static void fail_back(struct dash_req *d, const struct dash_answer *a, const char *back)
 {
@@ -71,7 +64,7 @@ static void fail_back(struct dash_req *d, const struct dash_answer *a, const cha
     dash_put(&b, "<p>Nothing was changed. <a href=\"");
     dash_esc(&b, back);
     dash_put(&b, "\">Back</a></p>\n");
-    render(d, st, st == 404 ? "Not found" : st == 403 ? "Not allowed" : "Something went wrong", &b);
+    dash_render_sb(d, st, st == 404 ? "Not found" : st == 403 ? "Not allowed" : "Something went wrong", &b);
 }
 
 /* "2026-11-27T11:25:00Z" -> "2026-11-27 11:25 UTC"; null -> "never". */
@@ -281,7 +274,7 @@ static void on_apps(struct dash_req *d, const struct dash_answer *a)
     put_create_form(&b, d);
     dash_put(&b, "<h2 id=\"apps\">Connected apps</h2>\n");
     put_apps(&b, json_object_get(a->result, "items"));
-    render(d, 200, "AI Integration", &b);
+    dash_render_sb(d, 200, "AI Integration", &b);
 }
 
 static void free_json(void *p)
@@ -432,7 +425,7 @@ static void on_newkey(struct dash_req *d, const struct dash_answer *a)
     dash_esc(&b, url);
     dash_put(&b, "/api/mcp</code> with the header <code>Authorization: Bearer &lt;key&gt;</code>.</p>\n"
                  "<p><a href=\"/settings/ai\">Back to AI Integration</a></p>\n");
-    render(d, 200, "Your new MCP API key", &b);
+    dash_render_sb(d, 200, "Your new MCP API key", &b);
 }
 
 void dash_page_ai_new_key(struct dash_req *d)
@@ -457,7 +450,7 @@ void dash_page_ai_new_key(struct dash_req *d)
         dash_put(&b, "<p>There is no new key to show. Keys are shown once, right after they are created or "
                      "regenerated; if you lost one, regenerate it.</p>\n<p><a href=\"/settings/ai\">Back to AI "
                      "Integration</a></p>\n");
-        render(d, 200, "Your new MCP API key", &b);
+        dash_render_sb(d, 200, "Your new MCP API key", &b);
         return;
     }
     struct newkey *nk = xcalloc(1, sizeof *nk);
@@ -524,7 +517,7 @@ static void key_page(struct dash_req *d, const struct dash_answer *a)
     password_field(&b, "delete_password");
     dash_put(&b, "<button type=\"submit\" class=\"danger\">Delete key</button>\n</form>\n"
                  "<p><a href=\"/settings/ai\">Back to AI Integration</a></p>\n");
-    render(d, 200, "MCP API key", &b);
+    dash_render_sb(d, 200, "MCP API key", &b);
 }
 
 struct keyop {
@@ -648,7 +641,7 @@ static void app_page(struct dash_req *d, const struct dash_answer *a)
     password_field(&b, "password");
     dash_put(&b, "<button type=\"submit\" class=\"danger\">Revoke access</button>\n</form>\n"
                  "<p><a href=\"/settings/ai\">Back to AI Integration</a></p>\n");
-    render(d, 200, "Connected app", &b);
+    dash_render_sb(d, 200, "Connected app", &b);
 }
 
 static void on_revoked(struct dash_req *d, const struct dash_answer *a)

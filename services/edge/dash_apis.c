@@ -35,25 +35,6 @@
 
 /* ---- small helpers ------------------------------------------------------------ */
 
-static void render(struct dash_req *d, int status, const char *title, struct strbuf *b)
-{
-    char *body = sb_take(b, NULL);
-    dash_render(d, status, title, body);
-    free(body);
-}
-
-static const char *jstr(const json_t *o, const char *k)
-{
-    return json_string_value(json_object_get(o, k));
-}
-
-static void put_int(struct strbuf *b, long long v)
-{
-    char n[32];
-    snprintf(n, sizeof n, "%lld", v);
-    dash_put(b, n);
-}
-
 /* A time as the worker gives it (ISO 8601 UTC), or a dash. */
 static void put_time(struct strbuf *b, const char *iso)
 {
@@ -202,9 +183,9 @@ static void on_list(struct dash_req *d, const struct dash_answer *a)
         dash_put(&b, "<p>No APIs yet. Ask your AI assistant to create one: it connects through "
                      "<a href=\"/settings/ai\">AI Integration</a>.</p>\n");
     } else {
-        if (jstr(period, "start")) {
+        if (dash_jstr(period, "start")) {
             dash_put(&b, "<p class=\"muted\">Calls are counted for the current 30-day period, which began ");
-            put_time(&b, jstr(period, "start"));
+            put_time(&b, dash_jstr(period, "start"));
             dash_put(&b, ".</p>\n");
         }
         dash_put(&b, "<div class=\"table\"><table>\n<caption class=\"muted\">Your endpoints, newest first</caption>\n"
@@ -214,31 +195,31 @@ static void on_list(struct dash_req *d, const struct dash_answer *a)
         json_t *it;
         json_array_foreach(items, i, it)
         {
-            const char *id = jstr(it, "id");
+            const char *id = dash_jstr(it, "id");
             if (!id || !is_uuid(id))
                 continue;
             dash_put(&b, "<tr><th scope=\"row\"><a href=\"/dashboard/endpoints/");
             dash_esc(&b, id);
             dash_put(&b, "\">");
-            dash_esc(&b, jstr(it, "name"));
+            dash_esc(&b, dash_jstr(it, "name"));
             dash_put(&b, "</a></th><td><code>");
-            dash_esc(&b, jstr(it, "slug"));
+            dash_esc(&b, dash_jstr(it, "slug"));
             dash_put(&b, "</code></td><td>");
-            const char *status = jstr(it, "status");
+            const char *status = dash_jstr(it, "status");
             dash_esc(&b, status);
             if (status && !strcmp(status, "deployed")) {
                 dash_put(&b, " (v");
-                put_int(&b, (long long)json_integer_value(json_object_get(it, "prod_version")));
+                dash_put_int(&b, (long long)json_integer_value(json_object_get(it, "prod_version")));
                 dash_put(&b, ")");
             }
             dash_put(&b, "</td><td>");
-            put_int(&b, (long long)json_integer_value(json_object_get(it, "calls_period")));
+            dash_put_int(&b, (long long)json_integer_value(json_object_get(it, "calls_period")));
             dash_put(&b, "</td><td>");
-            put_time(&b, jstr(it, "last_call_at"));
+            put_time(&b, dash_jstr(it, "last_call_at"));
             dash_put(&b, "</td></tr>\n");
         }
         dash_put(&b, "</tbody></table></div>\n");
-        const char *next = jstr(a->result, "next_cursor");
+        const char *next = dash_jstr(a->result, "next_cursor");
         if (cursor || next) {
             dash_put(&b, "<nav aria-label=\"Pages\"><p>");
             if (cursor)
@@ -254,7 +235,7 @@ static void on_list(struct dash_req *d, const struct dash_answer *a)
             dash_put(&b, "</p></nav>\n");
         }
     }
-    render(d, 200, "Your APIs", &b);
+    dash_render_sb(d, 200, "Your APIs", &b);
 }
 
 void dash_page_dashboard(struct dash_req *d)
@@ -341,9 +322,9 @@ static void fields_table(struct strbuf *b, const char *caption, const json_t *fi
     json_array_foreach(fields, i, f)
     {
         dash_put(b, "<tr><th scope=\"row\"><code>");
-        dash_esc(b, jstr(f, "name"));
+        dash_esc(b, dash_jstr(f, "name"));
         dash_put(b, "</code></th><td>");
-        dash_esc(b, jstr(f, "type"));
+        dash_esc(b, dash_jstr(f, "type"));
         dash_put(b, json_is_true(json_object_get(f, "required")) ? "</td><td>yes</td><td>" : "</td><td>no</td><td>");
         dash_put(b, json_is_true(json_object_get(f, "searchable")) ? "yes</td><td>" : "no</td><td>");
         json_t *v = json_object_get(f, "validation");
@@ -364,7 +345,7 @@ static const char *const ENVS[] = {"sandbox", "production"};
 static void keys_section(struct strbuf *b, struct dash_req *d, const struct ep_state *s, const json_t *ep,
                          const json_t *secrets)
 {
-    const char *url = jstr(json_object_get(ep, "urls"), "gateway");
+    const char *url = dash_jstr(json_object_get(ep, "urls"), "gateway");
     dash_put(b, "<h2 id=\"urls\">URLs and keys</h2>\n<p class=\"muted\">One URL serves both environments: the "
                 "key's prefix picks one (<code>tm_test_</code> sandbox, <code>tm_live_</code> production). "
                 "Send it as <code>Authorization: Bearer &lt;key&gt;</code>.</p>\n");
@@ -380,7 +361,7 @@ static void keys_section(struct strbuf *b, struct dash_req *d, const struct ep_s
     json_t *keys = json_object_get(ep, "keys");
     for (size_t i = 0; i < TM_ARRAY_LEN(ENVS); i++) {
         const char *env = ENVS[i];
-        const char *masked = jstr(json_object_get(keys, env), "masked");
+        const char *masked = dash_jstr(json_object_get(keys, env), "masked");
         dash_put(b, "<tr><th scope=\"row\">");
         dash_put(b, env);
         dash_put(b, "</th><td><code>");
@@ -425,13 +406,13 @@ static void keys_section(struct strbuf *b, struct dash_req *d, const struct ep_s
     for (size_t i = 0; i < TM_ARRAY_LEN(ENVS); i++) {
         const char *env = ENVS[i];
         json_t *h = json_object_get(hooks, env);
-        const char *masked = jstr(json_object_get(secrets, env), "masked");
+        const char *masked = dash_jstr(json_object_get(secrets, env), "masked");
         dash_put(b, "<tr><th scope=\"row\">");
         dash_put(b, env);
         dash_put(b, "</th><td>");
-        if (jstr(h, "url")) {
+        if (dash_jstr(h, "url")) {
             dash_put(b, "<code>");
-            dash_esc(b, jstr(h, "url"));
+            dash_esc(b, dash_jstr(h, "url"));
             dash_put(b, json_is_true(json_object_get(h, "enabled")) ? "</code>" : "</code> (disabled)");
         } else {
             dash_put(b, "none");
@@ -473,15 +454,15 @@ static void deploys_section(struct strbuf *b, const json_t *deploys)
     json_array_foreach(deploys, i, it)
     {
         dash_put(b, "<tr><th scope=\"row\">v");
-        put_int(b, (long long)json_integer_value(json_object_get(it, "version")));
+        dash_put_int(b, (long long)json_integer_value(json_object_get(it, "version")));
         dash_put(b, "</th><td>");
-        put_time(b, jstr(it, "deployed_at"));
+        put_time(b, dash_jstr(it, "deployed_at"));
         dash_put(b, "</td><td>");
-        dash_esc(b, jstr(it, "via"));
+        dash_esc(b, dash_jstr(it, "via"));
         dash_put(b, "</td><td>");
-        put_int(b, (long long)json_integer_value(json_object_get(it, "changes")));
+        dash_put_int(b, (long long)json_integer_value(json_object_get(it, "changes")));
         dash_put(b, "</td><td>");
-        dash_esc(b, jstr(it, "note"));
+        dash_esc(b, dash_jstr(it, "note"));
         dash_put(b, "</td></tr>\n");
     }
     dash_put(b, "</tbody></table></div>\n");
@@ -503,16 +484,16 @@ static void calls_section(struct strbuf *b, const json_t *calls)
     json_array_foreach(calls, i, it)
     {
         dash_put(b, "<tr><td>");
-        put_time(b, jstr(it, "created_at"));
+        put_time(b, dash_jstr(it, "created_at"));
         dash_put(b, "</td><td>");
-        dash_esc(b, jstr(it, "environment"));
+        dash_esc(b, dash_jstr(it, "environment"));
         dash_put(b, "</td><td>");
-        dash_esc(b, jstr(it, "method"));
+        dash_esc(b, dash_jstr(it, "method"));
         dash_put(b, "</td><td>");
         json_t *sc = json_object_get(it, "status_code");
         if (json_is_integer(sc))
-            put_int(b, (long long)json_integer_value(sc));
-        const char *outcome = jstr(it, "outcome");
+            dash_put_int(b, (long long)json_integer_value(sc));
+        const char *outcome = dash_jstr(it, "outcome");
         if (outcome) {
             dash_put(b, " ");
             dash_esc(b, outcome);
@@ -520,11 +501,11 @@ static void calls_section(struct strbuf *b, const json_t *calls)
         dash_put(b, "</td><td>");
         json_t *lat = json_object_get(it, "latency_ms");
         if (json_is_integer(lat)) {
-            put_int(b, (long long)json_integer_value(lat));
+            dash_put_int(b, (long long)json_integer_value(lat));
             dash_put(b, " ms");
         }
         dash_put(b, "</td><td>");
-        dash_esc(b, jstr(it, "caller"));
+        dash_esc(b, dash_jstr(it, "caller"));
         dash_put(b, "</td></tr>\n");
     }
     dash_put(b, "</tbody></table></div>\n");
@@ -580,7 +561,7 @@ static void on_detail(struct dash_req *d, const struct dash_answer *a)
         return;
     }
     json_t *ep = json_object_get(a->result, "endpoint");
-    const char *name = jstr(ep, "name");
+    const char *name = dash_jstr(ep, "name");
     if (!name) {
         dash_error(d, 503, "This is not available right now. Try again in a minute.");
         return;
@@ -592,13 +573,13 @@ static void on_detail(struct dash_req *d, const struct dash_answer *a)
     if (s->message)
         dash_notice(&b, "msg", s->message);
     dash_put(&b, "<p><a href=\"/dashboard\">← All APIs</a></p>\n<dl>\n<dt>Slug</dt><dd><code>");
-    dash_esc(&b, jstr(ep, "slug"));
+    dash_esc(&b, dash_jstr(ep, "slug"));
     dash_put(&b, "</code></dd>\n<dt>Status</dt><dd>");
     if (!json_is_true(json_object_get(ep, "active"))) {
         dash_put(&b, "inactive");
     } else if (pv > 0) {
         dash_put(&b, "deployed (production v");
-        put_int(&b, pv);
+        dash_put_int(&b, pv);
         dash_put(&b, ")");
     } else {
         dash_put(&b, "draft (not deployed)");
@@ -606,14 +587,14 @@ static void on_detail(struct dash_req *d, const struct dash_answer *a)
     if (json_is_true(json_object_get(ep, "has_undeployed_changes")))
         dash_put(&b, "; the sandbox has changes not deployed yet");
     dash_put(&b, "</dd>\n");
-    const char *desc = jstr(ep, "description");
+    const char *desc = dash_jstr(ep, "description");
     if (desc && *desc) {
         dash_put(&b, "<dt>Description</dt><dd>");
         dash_esc(&b, desc);
         dash_put(&b, "</dd>\n");
     }
     dash_put(&b, "<dt>Created</dt><dd>");
-    put_time(&b, jstr(ep, "created_at"));
+    put_time(&b, dash_jstr(ep, "created_at"));
     dash_put(&b, "</dd>\n</dl>\n");
 
     keys_section(&b, d, s, ep, json_object_get(a->result, "webhook_secrets"));
@@ -638,7 +619,7 @@ static void on_detail(struct dash_req *d, const struct dash_answer *a)
     state_sections(&b, d, s, json_is_true(json_object_get(ep, "active")));
     delete_section(&b, d, s, name);
     int status = s->message ? s->status : 200;
-    render(d, status, name, &b);
+    dash_render_sb(d, status, name, &b);
 }
 
 /* A secret left by the previous POST for this endpoint (see the top); the cookie is cleared. */
@@ -696,7 +677,7 @@ static void on_sealed(struct dash_req *d, const struct dash_answer *a, const cha
         refused(d, a);
         return;
     }
-    const char *sealed = jstr(a->result, "sealed"), *env = jstr(a->result, "environment");
+    const char *sealed = dash_jstr(a->result, "sealed"), *env = dash_jstr(a->result, "environment");
     char *tag = env && strlen(env) < 16 ? xasprintf("%s.%s.%s", s->id, what, env) : NULL;
     bool set = tag && dash_reveal_set(d, tag, sealed);
     free(tag);
@@ -711,7 +692,7 @@ static void on_sealed(struct dash_req *d, const struct dash_answer *a, const cha
 
 static void on_reveal(struct dash_req *d, const struct dash_answer *a)
 {
-    const char *secret = a->ok ? jstr(a->result, "secret") : NULL;
+    const char *secret = a->ok ? dash_jstr(a->result, "secret") : NULL;
     on_sealed(d, a, secret && !strcmp(secret, "webhook") ? "webhook" : "key",
               "Revealed below, once. The reveal is recorded in the audit log.");
 }
@@ -727,7 +708,7 @@ static void on_delete(struct dash_req *d, const struct dash_answer *a)
         refused(d, a);
         return;
     }
-    const char *name = jstr(a->result, "name");
+    const char *name = dash_jstr(a->result, "name");
     /* The flash keeps 240 bytes: a long name (64 characters of up to 4 bytes) is left out rather than cut. */
     char *msg = name && strlen(name) <= 150 ? xasprintf("The endpoint \"%s\" was deleted.", name)
                                             : xstrdup("The endpoint was deleted.");

@@ -24,13 +24,6 @@
 #define PASSWORD_MAX 1024
 #define AFTER_MAX 64
 
-static void render(struct dash_req *d, int status, const char *title, struct strbuf *b)
-{
-    char *body = sb_take(b, NULL);
-    dash_render(d, status, title, body);
-    free(body);
-}
-
 /* A query value that must be a UUID: NULL if absent or empty; *bad if malformed. */
 static const char *uuid_param(const struct dash_req *d, const char *name, bool *bad)
 {
@@ -214,7 +207,7 @@ static void on_list(struct dash_req *d, const struct dash_answer *a)
         dash_put(&b, "\" rel=\"next\">Older archives</a></p>\n");
         free(href);
     }
-    render(d, 200, "Archives", &b);
+    dash_render_sb(d, 200, "Archives", &b);
 }
 
 void dash_page_archives(struct dash_req *d)
@@ -312,7 +305,7 @@ static void on_confirm(struct dash_req *d, const struct dash_answer *a)
                  "name=\"password\" required maxlength=\"1024\" autocomplete=\"current-password\">\n"
                  "<div><button type=\"submit\" class=\"danger\">Delete this archive</button></div>\n</form>\n"
                  "<p><a href=\"/archives\">Back to the archives</a></p>\n");
-    render(d, 200, "Delete an archive", &b);
+    dash_render_sb(d, 200, "Delete an archive", &b);
 }
 
 static void on_delete(struct dash_req *d, const struct dash_answer *a)
@@ -332,7 +325,7 @@ static void on_delete(struct dash_req *d, const struct dash_answer *a)
         dash_esc(&b, href);
         free(href);
         dash_put(&b, "\">Try again</a> · <a href=\"/archives\">Back to the archives</a></p>\n");
-        render(d, status, "The archive was not deleted", &b);
+        dash_render_sb(d, status, "The archive was not deleted", &b);
         return;
     }
     char msg[200];

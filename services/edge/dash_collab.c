@@ -61,18 +61,6 @@ static void collab_state_free(void *p)
     free(s);
 }
 
-static const char *jstr(const json_t *o, const char *k)
-{
-    return json_string_value(json_object_get(o, k));
-}
-
-static void put_int(struct strbuf *b, long long v)
-{
-    char n[32];
-    snprintf(n, sizeof n, "%lld", v);
-    dash_put(b, n);
-}
-
 /* An ISO 8601 UTC time as "YYYY-MM-DD HH:MM UTC", or a dash. */
 static void put_time(struct strbuf *b, const char *iso)
 {
@@ -222,7 +210,7 @@ static void env_actions(struct strbuf *b, struct dash_req *d, const struct colla
 
 static void key_section(struct strbuf *b, struct dash_req *d, const struct collab_state *s, const json_t *k)
 {
-    const char *kid = jstr(k, "id");
+    const char *kid = dash_jstr(k, "id");
     if (!kid || !is_uuid(kid))
         return;
     dash_put(b, "<section id=\"key-");
@@ -232,9 +220,9 @@ static void key_section(struct strbuf *b, struct dash_req *d, const struct colla
     dash_put(b, "\">\n<h2 id=\"key-title-");
     dash_esc(b, kid);
     dash_put(b, "\">");
-    dash_esc(b, jstr(k, "name"));
+    dash_esc(b, dash_jstr(k, "name"));
     dash_put(b, "</h2>\n");
-    const char *desc = jstr(k, "description");
+    const char *desc = dash_jstr(k, "description");
     if (desc && *desc) {
         dash_put(b, "<p class=\"description\">");
         dash_esc(b, desc);
@@ -249,12 +237,12 @@ static void key_section(struct strbuf *b, struct dash_req *d, const struct colla
                     "leave or reload this page.</p></div>\n");
     }
     dash_put(b, "<div class=\"table\"><table>\n<caption>Keys of ");
-    dash_esc(b, jstr(k, "name"));
+    dash_esc(b, dash_jstr(k, "name"));
     dash_put(b, "</caption>\n<thead><tr><th scope=\"col\">Environment</th><th scope=\"col\">Key</th>"
                 "<th scope=\"col\">Status</th><th scope=\"col\">Actions</th></tr></thead>\n<tbody>\n");
     for (size_t i = 0; i < TM_ARRAY_LEN(ENVS); i++) {
         json_t *e = json_object_get(k, ENVS[i]);
-        const char *masked = jstr(e, "masked");
+        const char *masked = dash_jstr(e, "masked");
         bool active = json_is_true(json_object_get(e, "active"));
         dash_put(b, "<tr><th scope=\"row\">");
         dash_put(b, ENVS[i]);
@@ -282,9 +270,9 @@ static void key_section(struct strbuf *b, struct dash_req *d, const struct colla
     /* collaborators */
     json_t *inv = json_object_get(k, "invitations");
     dash_put(b, "<p>");
-    put_int(b, (long long)json_integer_value(json_object_get(inv, "accepted")));
+    dash_put_int(b, (long long)json_integer_value(json_object_get(inv, "accepted")));
     dash_put(b, " accepted / ");
-    put_int(b, (long long)json_integer_value(json_object_get(inv, "pending")));
+    dash_put_int(b, (long long)json_integer_value(json_object_get(inv, "pending")));
     dash_put(b, " pending</p>\n");
     json_t *people = json_object_get(k, "collaborators");
     if (json_array_size(people)) {
@@ -294,9 +282,9 @@ static void key_section(struct strbuf *b, struct dash_req *d, const struct colla
         json_array_foreach(people, i, p)
         {
             dash_put(b, "<li>");
-            dash_esc(b, jstr(p, "email"));
+            dash_esc(b, dash_jstr(p, "email"));
             dash_put(b, ", joined ");
-            put_time(b, jstr(p, "joined_at"));
+            put_time(b, dash_jstr(p, "joined_at"));
             dash_put(b, "</li>\n");
         }
         dash_put(b, "</ul>\n");
@@ -329,7 +317,7 @@ static void key_section(struct strbuf *b, struct dash_req *d, const struct colla
     hidden(b, "key_id", kid);
     password_input(b, "delete", kid, NULL);
     dash_put(b, "<button type=\"submit\" class=\"danger\">Delete the key ");
-    dash_esc(b, jstr(k, "name"));
+    dash_esc(b, dash_jstr(k, "name"));
     dash_put(b, "</button>\n</form></details>\n</section>\n");
 }
 
@@ -349,23 +337,23 @@ static void invitations_section(struct strbuf *b, struct dash_req *d, const stru
     json_t *it;
     json_array_foreach(items, i, it)
     {
-        const char *iid = jstr(it, "id"), *status = jstr(it, "status");
+        const char *iid = dash_jstr(it, "id"), *status = dash_jstr(it, "status");
         if (!iid || !is_uuid(iid))
             continue;
         dash_put(b, "<tr id=\"invitation-");
         dash_esc(b, iid);
         dash_put(b, "\"><th scope=\"row\">");
-        dash_esc(b, jstr(it, "email"));
+        dash_esc(b, dash_jstr(it, "email"));
         dash_put(b, "</th><td>");
-        dash_esc(b, jstr(json_object_get(it, "key"), "name"));
+        dash_esc(b, dash_jstr(json_object_get(it, "key"), "name"));
         dash_put(b, "</td><td class=\"status\">");
         dash_esc(b, status);
         dash_put(b, "</td><td>");
-        put_time(b, jstr(it, "invited_at"));
+        put_time(b, dash_jstr(it, "invited_at"));
         dash_put(b, "</td><td>");
-        put_time(b, jstr(it, "expires_at"));
+        put_time(b, dash_jstr(it, "expires_at"));
         dash_put(b, "</td><td>");
-        put_time(b, jstr(it, "accepted_at"));
+        put_time(b, dash_jstr(it, "accepted_at"));
         dash_put(b, "</td><td>\n");
         if (status && !strcmp(status, "pending")) {
             char *act = page_path(s->id, "revoke");
@@ -375,7 +363,7 @@ static void invitations_section(struct strbuf *b, struct dash_req *d, const stru
             hidden(b, "invitation_id", iid);
             password_input(b, "revoke", iid, NULL);
             dash_put(b, "<button type=\"submit\" class=\"danger\">Revoke the invitation of ");
-            dash_esc(b, jstr(it, "email"));
+            dash_esc(b, dash_jstr(it, "email"));
             dash_put(b, "</button>\n</form></details>\n");
         }
         dash_put(b, "</td></tr>\n");
@@ -407,7 +395,7 @@ static void on_list(struct dash_req *d, const struct dash_answer *a)
         dash_fail(d, a);
         return;
     }
-    const char *name = jstr(json_object_get(a->result, "endpoint"), "name");
+    const char *name = dash_jstr(json_object_get(a->result, "endpoint"), "name");
     if (!name) {
         dash_error(d, 503, "This is not available right now. Try again in a minute.");
         return;
@@ -501,9 +489,9 @@ static void on_sealed(struct dash_req *d, const struct dash_answer *a)
     struct collab_state *s = d->state;
     if (refused(d, a))
         return;
-    const char *sealed = jstr(a->result, "sealed"), *env = jstr(a->result, "environment"),
-               *kid = jstr(a->result, "key_id");
-    bool fresh = jstr(a->result, "masked") != NULL;
+    const char *sealed = dash_jstr(a->result, "sealed"), *env = dash_jstr(a->result, "environment"),
+               *kid = dash_jstr(a->result, "key_id");
+    bool fresh = dash_jstr(a->result, "masked") != NULL;
     char *tag = env && kid && is_uuid(kid) && (!strcmp(env, "sandbox") || !strcmp(env, "production"))
                     ? xasprintf("collab:%s:%s:%s:%s", s->id, kid, fresh ? "newkey" : "key", env)
                     : NULL;

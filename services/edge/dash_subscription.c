@@ -19,13 +19,6 @@
 #define PASSWORD_MAX 1024
 #define PAGE "/settings/subscription"
 
-static void render(struct dash_req *d, int status, const char *title, struct strbuf *b)
-{
-    char *body = sb_take(b, NULL);
-    dash_render(d, status, title, body);
-    free(body);
-}
-
 /* 1234567 -> "1,234,567" */
 static void put_count(struct strbuf *b, long long v)
 {
@@ -236,7 +229,7 @@ static void on_get(struct dash_req *d, const struct dash_answer *a)
         }
         dash_put(&b, "</tbody></table></div>\n");
     }
-    render(d, 200, "Subscription", &b);
+    dash_render_sb(d, 200, "Subscription", &b);
 }
 
 void dash_page_subscription(struct dash_req *d)
@@ -253,7 +246,7 @@ static void on_changed(struct dash_req *d, const struct dash_answer *a)
         dash_notice(&b, "msg", st == 503 || !a->message ? "This is not available right now. Try again in a minute."
                                                         : a->message);
         dash_put(&b, "<p>Nothing was changed. <a href=\"" PAGE "\">Back to Subscription</a></p>\n");
-        render(d, st, st == 403 ? "Not allowed" : "Something went wrong", &b);
+        dash_render_sb(d, st, st == 403 ? "Not allowed" : "Something went wrong", &b);
         return;
     }
     char msg[160];
