@@ -33,9 +33,11 @@ export function startJobs(sys, env = {}) {
   return p;
 }
 
-// Messages as {from, rcpt: ['<addr>'], data (headers and body, dot-stuffing undone)}.
+// Messages as {from, rcpt: ['<addr>'], data (headers and body, dot-stuffing undone)};
+// transcript holds every command line the client sent (outside DATA).
 export async function smtpServer() {
   const messages = [];
+  const transcript = [];
   const server = net.createServer((sock) => {
     let buf = '';
     let inData = false;
@@ -59,6 +61,7 @@ export async function smtpServer() {
           }
           continue;
         }
+        transcript.push(line);
         const cmd = line.slice(0, 4).toUpperCase();
         if (cmd === 'EHLO') sock.write('250-test-smtp\r\n250-8BITMIME\r\n250 SIZE 1000000\r\n');
         else if (line.toUpperCase().startsWith('MAIL FROM:')) { mail.from = line.slice(10); sock.write('250 ok\r\n'); }
@@ -73,6 +76,7 @@ export async function smtpServer() {
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return {
     messages,
+    transcript,
     url: `smtp://127.0.0.1:${server.address().port}`,
     // The messages to address (in order).
     to: (addr) => messages.filter((m) => m.rcpt.some((r) => r.toLowerCase() === `<${addr.toLowerCase()}>`)),

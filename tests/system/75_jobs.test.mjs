@@ -21,11 +21,11 @@ import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import http from 'node:http';
-import net from 'node:net';
 import { createHmac, randomBytes } from 'node:crypto';
 import {
   BIN_DIR, LOG_DIR, startSystem, accountWithKey, createAccount, tool, run3min, psql, request, unique, sleep,
 } from '../lib/system.mjs';
+import { smtpServer } from '../lib/mail.mjs';
 
 let sys;
 const jobsProcs = [];
@@ -65,49 +65,6 @@ async function receiver(status = 200) {
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return { got, server, url: `http://127.0.0.1:${server.address().port}/hook`, close: () => new Promise((r) => server.close(r)) };
-}
-
-// A minimal SMTP server: one message per connection, collected in messages.
-async function smtpServer() {
-  const messages = [];
-  const transcript = [];
-  const server = net.createServer((sock) => {
-    let buf = '';
-    let inData = false;
-    let mail = { from: null, rcpt: [], data: '' };
-    sock.write('220 test-smtp ESMTP\r\n');
-    sock.on('data', (chunk) => {
-      buf += chunk.toString('utf8');
-      for (;;) {
-        const i = buf.indexOf('\r\n');
-        if (i < 0) break;
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        if (inData) {
-          if (line === '.') {
-            inData = false;
-            messages.push(mail);
-            mail = { from: null, rcpt: [], data: '' };
-            sock.write('250 2.0.0 queued\r\n');
-          } else {
-            mail.data += (line.startsWith('.') ? line.slice(1) : line) + '\r\n';   // undo dot-stuffing
-          }
-          continue;
-        }
-        transcript.push(line);
-        const cmd = line.slice(0, 4).toUpperCase();
-        if (cmd === 'EHLO') sock.write('250-test-smtp\r\n250-8BITMIME\r\n250 SIZE 1000000\r\n');
-        else if (line.toUpperCase().startsWith('MAIL FROM:')) { mail.from = line.slice(10); sock.write('250 ok\r\n'); }
-        else if (line.toUpperCase().startsWith('RCPT TO:')) { mail.rcpt.push(line.slice(8)); sock.write('250 ok\r\n'); }
-        else if (cmd === 'DATA') { inData = true; sock.write('354 go ahead\r\n'); }
-        else if (cmd === 'QUIT') { sock.write('221 bye\r\n'); sock.end(); }
-        else sock.write('502 not implemented\r\n');
-      }
-    });
-    sock.on('error', () => {});
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { messages, transcript, url: `smtp://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)) };
 }
 
 async function until(what, fn, timeoutMs = 20000) {

@@ -21,18 +21,17 @@
 //   for a missing bit).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import net from 'node:net';
 import { createHash } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import Ajv from 'ajv';
 import {
-  BIN_DIR, DB_URL, LOG_DIR, startSystem, accountWithKey, createAccount, createKey, psql, request, unique, sleep,
+  BIN_DIR, DB_URL, startSystem, accountWithKey, createAccount, createKey, psql, request, unique, sleep,
 } from '../lib/system.mjs';
 import { CookieJar, httpReq, postForm, hiddenFields, isLoginPage } from '../lib/oauth.mjs';
+import { smtpServer, startJobs } from '../lib/mail.mjs';
 
 const TOOLS = ['collaborators_create_key', 'collaborators_invite', 'collaborators_list_invitations',
   'collaborators_list_keys', 'collaborators_update_permissions'];
@@ -66,54 +65,7 @@ async function newEndpoint(c = client) {
   return r.endpoint;
 }
 
-// A minimal SMTP server (as in 75_jobs): messages with from, rcpt and data.
-async function smtpServer() {
-  const messages = [];
-  const server = net.createServer((sock) => {
-    let buf = '';
-    let inData = false;
-    let mail = { rcpt: [], data: '' };
-    sock.write('220 test-smtp ESMTP\r\n');
-    sock.on('data', (chunk) => {
-      buf += chunk.toString('utf8');
-      for (;;) {
-        const i = buf.indexOf('\r\n');
-        if (i < 0) break;
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        if (inData) {
-          if (line === '.') {
-            inData = false;
-            messages.push(mail);
-            mail = { rcpt: [], data: '' };
-            sock.write('250 2.0.0 queued\r\n');
-          } else {
-            mail.data += (line.startsWith('.') ? line.slice(1) : line) + '\r\n';
-          }
-          continue;
-        }
-        const up = line.toUpperCase();
-        if (up.startsWith('EHLO')) sock.write('250-test-smtp\r\n250 8BITMIME\r\n');
-        else if (up.startsWith('MAIL FROM:')) sock.write('250 ok\r\n');
-        else if (up.startsWith('RCPT TO:')) { mail.rcpt.push(line.slice(8)); sock.write('250 ok\r\n'); }
-        else if (up.startsWith('DATA')) { inData = true; sock.write('354 go ahead\r\n'); }
-        else if (up.startsWith('QUIT')) { sock.write('221 bye\r\n'); sock.end(); }
-        else sock.write('502 not implemented\r\n');
-      }
-    });
-    sock.on('error', () => {});
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { messages, url: `smtp://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)) };
-}
 
-function startJobs(env) {
-  const log = createWriteStream(join(LOG_DIR, `jobs-collab-${process.pid}.log`));
-  const child = spawn(join(BIN_DIR, 'jobs'), [], { env: { ...sys.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.pipe(log);
-  child.stderr.pipe(log);
-  return { child, exited: new Promise((r) => child.on('exit', (code, signal) => r({ code, signal }))) };
-}
 
 async function until(what, fn, timeoutMs = 20000) {
   const end = Date.now() + timeoutMs;
@@ -156,7 +108,7 @@ before(async () => {
   const ajv = new Ajv({ strict: false, allErrors: true });
   for (const t of tools) validators.set(t.name, ajv.compile(t.outputSchema));
   smtp = await smtpServer();
-  jobs = startJobs({ SMTP_URL: smtp.url, MAIL_FROM: '3Min API <invitations@3minapi.test>' });
+  jobs = startJobs(sys, { SMTP_URL: smtp.url, MAIL_FROM: '3Min API <invitations@3minapi.test>' });
 });
 
 after(async () => {
