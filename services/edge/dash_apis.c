@@ -342,6 +342,28 @@ static void fields_table(struct strbuf *b, const char *caption, const json_t *fi
 
 static const char *const ENVS[] = {"sandbox", "production"};
 
+
+/* The password form that reveals an environment's secret (secret: "key" or
+ * "webhook"; what: how the button names it). */
+static void reveal_form(struct strbuf *b, const struct dash_req *d, const char *endpoint_id, const char *env,
+                        const char *secret, const char *what)
+{
+    char fid[64];
+    char *act = action_path(endpoint_id, "reveal");
+    dash_put(b, "<details><summary>Reveal</summary>\n");
+    dash_form_open(b, d, act);
+    free(act);
+    hidden(b, "environment", env);
+    hidden(b, "secret", secret);
+    snprintf(fid, sizeof fid, "pw-reveal-%s-%s", secret, env);
+    password_input(b, fid);
+    dash_put(b, "<button type=\"submit\">Reveal the ");
+    dash_put(b, env);
+    dash_put(b, " ");
+    dash_put(b, what);
+    dash_put(b, "</button>\n</form></details>\n");
+}
+
 static void keys_section(struct strbuf *b, struct dash_req *d, const struct ep_state *s, const json_t *ep,
                          const json_t *secrets)
 {
@@ -371,18 +393,8 @@ static void keys_section(struct strbuf *b, struct dash_req *d, const struct ep_s
         dash_put(b, "</code></td><td>\n");
         if (masked) {
             char fid[64];
-            char *act = action_path(s->id, "reveal");
-            dash_put(b, "<details><summary>Reveal</summary>\n");
-            dash_form_open(b, d, act);
-            free(act);
-            hidden(b, "environment", env);
-            hidden(b, "secret", "key");
-            snprintf(fid, sizeof fid, "pw-reveal-key-%s", env);
-            password_input(b, fid);
-            dash_put(b, "<button type=\"submit\">Reveal the ");
-            dash_put(b, env);
-            dash_put(b, " key</button>\n</form></details>\n");
-            act = action_path(s->id, "regenerate");
+            reveal_form(b, d, s->id, env, "key", "key");
+            char *act = action_path(s->id, "regenerate");
             dash_put(b, "<details><summary>Regenerate</summary>\n<p class=\"muted\">A new key replaces this one; "
                         "calls with the old key are refused at once.</p>\n");
             dash_form_open(b, d, act);
@@ -420,20 +432,8 @@ static void keys_section(struct strbuf *b, struct dash_req *d, const struct ep_s
         dash_put(b, "</td><td><code>");
         dash_esc(b, masked ? masked : "—");
         dash_put(b, "</code></td><td>\n");
-        if (masked) {
-            char fid[64];
-            char *act = action_path(s->id, "reveal");
-            dash_put(b, "<details><summary>Reveal</summary>\n");
-            dash_form_open(b, d, act);
-            free(act);
-            hidden(b, "environment", env);
-            hidden(b, "secret", "webhook");
-            snprintf(fid, sizeof fid, "pw-reveal-webhook-%s", env);
-            password_input(b, fid);
-            dash_put(b, "<button type=\"submit\">Reveal the ");
-            dash_put(b, env);
-            dash_put(b, " signing secret</button>\n</form></details>\n");
-        }
+        if (masked)
+            reveal_form(b, d, s->id, env, "webhook", "signing secret");
         dash_put(b, "</td></tr>\n");
     }
     dash_put(b, "</tbody></table></div>\n");

@@ -221,13 +221,9 @@ enum tm_error web_collab_create_key(struct tool_ctx *ctx, const json_t *args, js
         return rc;
     json_t *k = json_object_get(*result, "key");
     json_t *extra = json_pack("{s:O}", "permissions", json_object_get(k, "permissions"));
-    if (audit_key(ctx, "collaboration_key.create", json_string_value(json_object_get(k, "id")), id,
-                  json_string_value(json_object_get(k, "name")), NULL, extra) != TM_OK) {
-        json_decref(*result);
-        *result = NULL;
-        return ctx->code;
-    }
-    return TM_OK;
+    /* On failure the dispatcher drops *result and rolls back. */
+    return audit_key(ctx, "collaboration_key.create", json_string_value(json_object_get(k, "id")), id,
+                     json_string_value(json_object_get(k, "name")), NULL, extra);
 }
 
 /* collab.permissions {endpoint_id, key_id, create, read, update, delete} -> collaborators_update_permissions'
@@ -252,12 +248,7 @@ enum tm_error web_collab_permissions(struct tool_ctx *ctx, const json_t *args, j
     if (rc != TM_OK)
         return rc;
     json_t *extra = json_pack("{s:O}", "permissions", json_object_get(json_object_get(*result, "key"), "permissions"));
-    if (audit_key(ctx, "collaboration_key.permissions", kid, id, name, NULL, extra) != TM_OK) {
-        json_decref(*result);
-        *result = NULL;
-        return ctx->code;
-    }
-    return TM_OK;
+    return audit_key(ctx, "collaboration_key.permissions", kid, id, name, NULL, extra);
 }
 
 /* collab.invite {endpoint_id, key_id, email, message?} -> collaborators_invite's answer (the e-mail is queued;
@@ -288,10 +279,6 @@ enum tm_error web_collab_invite(struct tool_ctx *ctx, const json_t *args, json_t
     json_decref(d);
     rc = web_audit(ctx, "invitation.create", "invitation", json_string_value(json_object_get(inv, "id")), t);
     free(t);
-    if (rc != TM_OK) {
-        json_decref(*result);
-        *result = NULL;
-    }
     return rc;
 }
 
