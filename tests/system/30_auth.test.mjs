@@ -103,15 +103,19 @@ test('a known key needs no database: tools/list works with every worker stopped;
 });
 
 test('the rate limit answers 429 with Retry-After after the burst, per credential', async () => {
-  const sys = await system({ name: 'ratelimit', workers: 1, env: { MCP_RATE_LIMIT: '5', MCP_RATE_BURST: '5' } });
+  const sys = await system({ name: 'ratelimit', workers: 1, env: { MCP_RATE_LIMIT: '1', MCP_RATE_BURST: '5' } });
   const acct = await accountWithKey('ratelimit');
   const other = await createKey(acct, { name: 'other' });
+  const started = process.hrtime.bigint();
   const results = await Promise.all(Array.from({ length: 12 }, () => legacy(sys, acct.key, 'tools/list', {})));
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
   const ok = results.filter((r) => r.status === 200).length;
   const limited = results.filter((r) => r.status === 429);
-  // 5 from the burst, plus what refills (5/s) while the 12 are handled.
-  assert.ok(ok >= 5 && ok <= 8, `${ok} of 12 passed; the burst is 5`);
-  assert.ok(limited.length >= 4);
+  // 5 from the burst, plus what refills (1/s) while the 12 are handled (a loaded
+  // machine stretches that time; the bound counts it).
+  assert.ok(elapsed < 6, `the 12 requests took ${elapsed.toFixed(2)} s: too slow to see the burst`);
+  assert.ok(ok >= 5 && ok <= 5 + Math.ceil(elapsed), `${ok} of 12 passed in ${elapsed.toFixed(2)} s; the burst is 5`);
+  assert.ok(limited.length >= 1);
   assert.equal(ok + limited.length, 12);
   for (const r of limited) {
     assert.ok(Number.isInteger(Number(r.headers['retry-after'])) && Number(r.headers['retry-after']) >= 1,
@@ -119,7 +123,7 @@ test('the rate limit answers 429 with Retry-After after the burst, per credentia
   }
   // another credential has its own bucket
   assert.equal((await legacy(sys, other, 'tools/list', {})).status, 200);
-  // the bucket refills at 5/s
+  // the bucket refills at 1/s
   await sleep(Number(limited[0].headers['retry-after']) * 1000);
   assert.equal((await legacy(sys, acct.key, 'tools/list', {})).status, 200);
 });
