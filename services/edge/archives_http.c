@@ -31,6 +31,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "services/edge/edge_http.h"
+#include "services/edge/edge_metrics.h"
 
 static struct keybox link_key;
 static bool link_key_ready;
@@ -128,8 +129,6 @@ void archives_http_handle(struct edge *e, struct evhttp_request *req, const char
     evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
     if (e->draining)
         evhttp_add_header(h, "Connection", "close");
-    if (e->access_log)
-        log_info("GET /archives/%s/download 200 %lld bytes", id, (long long)st.st_size);
     struct evbuffer *buf = evbuffer_new();
     if (cmd == EVHTTP_REQ_GET && st.st_size > 0) {
         if (evbuffer_add_file(buf, fd, 0, st.st_size) != 0) {   /* takes over fd */
@@ -140,6 +139,15 @@ void archives_http_handle(struct edge *e, struct evhttp_request *req, const char
     } else {
         close(fd);
         evhttp_add_header(h, "Content-Length", len);
+    }
+    /* This reply bypasses http_reply (the body is a file): count it and
+     * end its latency tracking here. */
+    double secs = edge_metrics_reply(req, 200);
+    if (e->access_log) {
+        char client[64] = "-";
+        http_client_ip(req, client, sizeof client);
+        log_info("%s /archives/%s/download 200 %.1fms client=%s %lld bytes", cmd == EVHTTP_REQ_HEAD ? "HEAD" : "GET",
+                 id, secs >= 0 ? secs * 1000.0 : 0.0, client[0] ? client : "-", (long long)st.st_size);
     }
     evhttp_send_reply(req, 200, "OK", buf);
     evbuffer_free(buf);

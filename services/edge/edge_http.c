@@ -152,12 +152,18 @@ void http_reply(struct edge *e, struct evhttp_request *req, int status, const ch
     evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
     if (e->draining)   /* shutting down: no further requests on this connection */
         evhttp_add_header(h, "Connection", "close");
-    edge_metrics_reply(req, status);
+    double secs = edge_metrics_reply(req, status);
     if (e->access_log) {
-        char path[256];
+        /* Path without its query (queries may carry tokens), the client's
+         * address as the rate limits see it, and the time at the edge. */
+        char path[256], client[64] = "-";
         if (!http_path(req, path, sizeof path))
             strcpy(path, "?");
-        log_info("%s %s %d", method_name(evhttp_request_get_command(req)), path, status);
+        http_client_ip(req, client, sizeof client);
+        if (!client[0])
+            strcpy(client, "-");
+        log_info("%s %s %d %.1fms client=%s", method_name(evhttp_request_get_command(req)), path, status,
+                 secs >= 0 ? secs * 1000.0 : 0.0, client);
     }
     struct evbuffer *buf = NULL;
     if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {

@@ -228,7 +228,7 @@ void edge_request_enter(const uint8_t id[ENV_ID_LEN])
     log_set_request_id(id);
 }
 
-void edge_metrics_reply(struct evhttp_request *req, int status)
+double edge_metrics_reply(struct evhttp_request *req, int status)
 {
     init();
     char path[1024];
@@ -242,7 +242,7 @@ void edge_metrics_reply(struct evhttp_request *req, int status)
         pp = &(*pp)->next;
     struct tracked *t = *pp;
     if (!t)
-        return;
+        return -1;
     *pp = t->next;
     M.ntracked--;
     struct timespec now;
@@ -253,6 +253,7 @@ void edge_metrics_reply(struct evhttp_request *req, int status)
      * reply is sent from a timer. */
     log_set_request_id(t->rid);
     free(t);
+    return secs;
 }
 
 void edge_metrics_tool(const char *tool, const char *outcome, int64_t ms)

@@ -38,8 +38,10 @@
 void edge_request_begin(struct evhttp_request *req);
 /* The edge stopped working on the current request (for now). */
 void edge_request_leave(void);
-/* Just before the reply goes out: counts it with its route label and latency. */
-void edge_metrics_reply(struct evhttp_request *req, int status);
+/* Just before the reply goes out: counts it with its route label and latency.
+ * Returns the request's time at the edge in seconds, or -1 if it was not
+ * tracked (a reply without edge_request_begin). */
+double edge_metrics_reply(struct evhttp_request *req, int status);
 
 /* Fills an envelope id: the current request id, then 8 random bytes. */
 void edge_request_stamp(uint8_t id[ENV_ID_LEN]);

@@ -338,7 +338,9 @@ test('X-Request-Id follows a request into the edge and worker JSON logs and the 
 
   const edgeLines = await linesWith([sys.edge], rid);
   assert.ok(edgeLines.some((l) => /tools\/call endpoints_create/.test(l.msg)), JSON.stringify(edgeLines));
-  assert.ok(edgeLines.some((l) => l.msg === 'POST /api/mcp 200'), JSON.stringify(edgeLines));
+  // The access log line: method, path, status, time at the edge, client address.
+  assert.ok(edgeLines.some((l) => /^POST \/api\/mcp 200 \d+\.\dms client=127\.0\.0\.1$/.test(l.msg)),
+    JSON.stringify(edgeLines));
   for (const l of edgeLines) {
     assert.equal(l.proc, 'edge');
     assert.match(l.ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);

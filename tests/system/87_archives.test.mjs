@@ -173,6 +173,13 @@ test('old production logs are archived per UTC day, downloadable, and readable b
   const gotCsv = await getRaw(cu.pathname + cu.search);
   assert.equal(gotCsv.status, 200);
   assert.equal(createHash('sha256').update(gotCsv.buffer).digest('hex'), csv.sha256);
+
+  // The file downloads (answered without the edge's usual reply path) are
+  // counted on /metrics with their latency, like every other request.
+  const metrics = (await getRaw('/metrics')).buffer.toString();
+  const sample = (re) => Number((metrics.match(re) || [])[1] ?? NaN);
+  assert.ok(sample(/^tm_http_requests_total\{route="\/archives\/\*",method="GET",status="200"\} (\d+)$/m) >= 2, metrics);
+  assert.ok(sample(/^tm_http_request_duration_seconds_count\{route="\/archives\/\*"\} (\d+)$/m) >= 2, metrics);
   const csvLines = gotCsv.buffer.toString().trimEnd().split('\r\n');
   assert.equal(csvLines[0], 'log_id,record_id,method,status_code,payload,response,created_at');
   assert.equal(csvLines.length, 4);
