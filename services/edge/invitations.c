@@ -64,9 +64,7 @@ static void inv_free(struct inv *a)
 
 static void page(struct inv *a, int status, const char *title, const char *message)
 {
-    char *html = web_page_error(title, message);
-    web_reply_html(a->e, a->req, status, html);
-    free(html);
+    web_reply_error(a->e, a->req, status, title, message);
     inv_free(a);
 }
 
@@ -202,86 +200,37 @@ static void on_session(void *arg, enum dispatch_status st, const struct env_resp
 static void on_login(void *arg, enum dispatch_status st, const struct env_response *resp)
 {
     struct inv *a = arg;
-    if (st != DISPATCH_OK) {
-        render_login(a, 503, "Sign-in is not available right now. Try again in a minute.");
+    if (st == DISPATCH_OK && !resp->ok && resp->code == TM_ERR_RATE_LIMITED) {
+        render_login(a, 429, "Too many failed sign-ins for this account. Sign-in is locked; try again later.");
         return;
     }
-    if (!resp->ok) {
-        if (resp->code == TM_ERR_RATE_LIMITED)
-            render_login(a, 429, "Too many failed sign-ins for this account. Sign-in is locked; try again later.");
-        else if (resp->code == TM_ERR_PERMISSION_DENIED || resp->code == TM_ERR_NOT_FOUND ||
-                 resp->code == TM_ERR_INVALID_ARGUMENT)
-            render_login(a, 401, "The e-mail or password is not correct.");
-        else
-            render_login(a, 503, "Sign-in is not available right now. Try again in a minute.");
-        return;
-    }
-    json_t *r = oauth_worker_result(resp);
-    const char *session = json_string_value(json_object_get(r, "session"));
-    if (!session || strlen(session) > WEB_COOKIE_VALUE_MAX) {
-        json_decref(r);
-        render_login(a, 503, "Sign-in is not available right now. Try again in a minute.");
-        return;
-    }
-    web_set_cookie(a->e, a->req, web_session_cookie(a->e), session);
-    json_decref(r);
-    char *base = xasprintf("%s" ACCEPT_PATH, a->e->cfg->public_url);
+    /* Signed in: back to the invitation as a GET, which now finds the session. */
     const char *pairs[] = {"token", a->token, NULL};
-    char *url = oauth_url_with_params(base, pairs);
-    evhttp_add_header(evhttp_request_get_output_headers(a->req), "Location", url);
-    http_reply(a->e, a->req, 303, NULL, NULL, 0);
-    free(url);
-    free(base);
-    inv_free(a);
+    const char *message;
+    int status = web_login_answered(a->e, a->req, st, resp, ACCEPT_PATH, pairs, &message);
+    if (status)
+        render_login(a, status, message);
+    else
+        inv_free(a);
 }
 
 static void login(struct inv *a)
 {
-    if (!web_csrf_valid(a->e, a->req, oauth_params_get(&a->p, "csrf_token"))) {
-        render_login(a, 403, "This sign-in form had expired. Please sign in again.");
-        return;
-    }
-    const char *email = oauth_params_get(&a->p, "email");
-    const char *password = oauth_params_get(&a->p, "password");
-    if (!email || !*email || !password || !*password) {
-        render_login(a, 400, "Enter your e-mail and password.");
-        return;
-    }
-    char ip[64];
-    http_client_ip(a->req, ip, sizeof ip);
-    oauth_worker_call(a->e, "web.login", json_pack("{s:s,s:s,s:s}", "email", email, "password", password, "ip", ip),
-                      on_login, a);
+    int status;
+    const char *message;
+    if (!web_login_submit(a->e, a->req, &a->p, on_login, a, &status, &message))
+        render_login(a, status, message);
 }
 
 void invitations_route_accept(struct edge *e, struct evhttp_request *req)
 {
-    enum evhttp_cmd_type m = evhttp_request_get_command(req);
-    if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_POST) {
-        oauth_reply_method_not_allowed(e, req, "GET, POST");
+    size_t len;
+    const char *text = web_request_params(e, req, &len);
+    if (!text)
         return;
-    }
     struct inv *a = xcalloc(1, sizeof *a);
     a->e = e;
     a->req = req;
-    const char *text;
-    size_t len;
-    if (m == EVHTTP_REQ_POST) {
-        bool too_big;
-        text = oauth_body(req, OAUTH_MAX_BODY, &len, &too_big);
-        if (!text) {
-            page(a, 413, "Request too large", "The form was too large.");
-            return;
-        }
-        if (!oauth_content_type_is(http_header(req, "Content-Type"), "application/x-www-form-urlencoded")) {
-            page(a, 415, "Something went wrong", "The form was not understood.");
-            return;
-        }
-    } else {
-        const char *uri = evhttp_request_get_uri(req);
-        const char *q = strchr(uri, '?');
-        text = q ? q + 1 : "";
-        len = strcspn(text, "#");
-    }
     if (oauth_params_parse(text, len, NULL, &a->p, NULL, 0) != OAUTH_PARSE_OK) {
         page(a, 400, "Invalid request", "The invitation link is malformed.");
         return;
@@ -294,7 +243,7 @@ void invitations_route_accept(struct edge *e, struct evhttp_request *req)
     a->carry.key[0] = xstrdup("token");
     a->carry.val[0] = xstrdup(a->token);
     a->carry.n = 1;
-    if (m == EVHTTP_REQ_POST) {
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_POST) {
         a->login_post = true;
         login(a);
         return;

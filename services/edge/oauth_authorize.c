@@ -84,9 +84,7 @@ static void authz_free(struct authz *a)
 
 static void error_page(struct authz *a, int status, const char *title, const char *message)
 {
-    char *html = web_page_error(title, message);
-    web_reply_html(a->e, a->req, status, html);
-    free(html);
+    web_reply_error(a->e, a->req, status, title, message);
     authz_free(a);
 }
 
@@ -265,79 +263,52 @@ static void check_session(struct authz *a)
 
 /* ---- sign-in ---- */
 
+/* A locked account: the worker says how long the lock lasts (details.retry_after_s). */
+static void login_locked(struct authz *a, const struct env_response *resp)
+{
+    json_t *d = resp->details ? json_loadb(resp->details, resp->details_len, 0, NULL) : NULL;
+    json_int_t secs = json_integer_value(json_object_get(d, "retry_after_s"));
+    json_decref(d);
+    if (secs <= 0 || secs > 86400)
+        secs = 900;
+    char ra[24], msg[160];
+    snprintf(ra, sizeof ra, "%lld", (long long)secs);
+    snprintf(msg, sizeof msg,
+             "Too many failed sign-ins for this account. Sign-in is locked; try again in %lld minute%s.",
+             (long long)(secs + 59) / 60, (secs + 59) / 60 == 1 ? "" : "s");
+    evhttp_add_header(evhttp_request_get_output_headers(a->req), "Retry-After", ra);
+    render_login(a, 429, msg);
+}
+
 static void on_login(void *arg, enum dispatch_status st, const struct env_response *resp)
 {
     struct authz *a = arg;
-    if (st != DISPATCH_OK) {
-        render_login(a, 503, "Sign-in is not available right now. Try again in a minute.");
+    if (st == DISPATCH_OK && !resp->ok && resp->code == TM_ERR_RATE_LIMITED) {
+        login_locked(a, resp);
         return;
     }
-    if (!resp->ok) {
-        if (resp->code == TM_ERR_RATE_LIMITED) {
-            /* The worker says how long the lock lasts (details.retry_after_s). */
-            json_t *d = resp->details ? json_loadb(resp->details, resp->details_len, 0, NULL) : NULL;
-            json_int_t secs = json_integer_value(json_object_get(d, "retry_after_s"));
-            json_decref(d);
-            if (secs <= 0 || secs > 86400)
-                secs = 900;
-            char ra[24], msg[160];
-            snprintf(ra, sizeof ra, "%lld", (long long)secs);
-            snprintf(msg, sizeof msg,
-                     "Too many failed sign-ins for this account. Sign-in is locked; try again in %lld minute%s.",
-                     (long long)(secs + 59) / 60, (secs + 59) / 60 == 1 ? "" : "s");
-            evhttp_add_header(evhttp_request_get_output_headers(a->req), "Retry-After", ra);
-            render_login(a, 429, msg);
-        } else if (resp->code == TM_ERR_PERMISSION_DENIED || resp->code == TM_ERR_NOT_FOUND ||
-                   resp->code == TM_ERR_INVALID_ARGUMENT) {
-            render_login(a, 401, "The e-mail or password is not correct.");
-        } else {
-            log_warn("web.login failed: %s", resp->message ? resp->message : "?");
-            render_login(a, 503, "Sign-in is not available right now. Try again in a minute.");
-        }
-        return;
-    }
-    json_t *r = oauth_worker_result(resp);
-    const char *session = json_string_value(json_object_get(r, "session"));
-    if (!session || strlen(session) > WEB_COOKIE_VALUE_MAX) {
-        json_decref(r);
-        render_login(a, 503, "Sign-in is not available right now. Try again in a minute.");
-        return;
-    }
-    web_set_cookie(a->e, a->req, web_session_cookie(a->e), session);
-    json_decref(r);
-    /* Back to the same authorization request as a GET (POST-redirect-GET),
-     * which now finds the session and shows the consent page. */
-    char *base = xasprintf("%s" AUTHZ_PATH, a->e->cfg->public_url);
+    /* Signed in: back to the same authorization request as a GET
+     * (POST-redirect-GET), which now finds the session and shows the consent page. */
     const char **pairs = xcalloc((size_t)(2 * a->carry.n + 1), sizeof *pairs);
     for (int i = 0; i < a->carry.n; i++) {
         pairs[2 * i] = a->carry.key[i];
         pairs[2 * i + 1] = a->carry.val[i];
     }
-    char *url = oauth_url_with_params(base, pairs);
-    evhttp_add_header(evhttp_request_get_output_headers(a->req), "Location", url);
-    http_reply(a->e, a->req, 303, NULL, NULL, 0);
-    free(url);
+    const char *message;
+    int status = web_login_answered(a->e, a->req, st, resp, AUTHZ_PATH, pairs, &message);
     free(pairs);
-    free(base);
-    authz_free(a);
+    if (status)
+        render_login(a, status, message);
+    else
+        authz_free(a);
 }
 
 static void login(struct authz *a)
 {
-    if (!web_csrf_valid(a->e, a->req, oauth_params_get(&a->p, "csrf_token"))) {
-        render_login(a, 403, "This sign-in form had expired. Please sign in again.");
-        return;
-    }
-    const char *email = oauth_params_get(&a->p, "email");
-    const char *password = oauth_params_get(&a->p, "password");
-    if (!email || !*email || !password || !*password) {
-        render_login(a, 400, "Enter your e-mail and password.");
-        return;
-    }
-    char ip[64];
-    http_client_ip(a->req, ip, sizeof ip);
-    json_t *args = json_pack("{s:s,s:s,s:s}", "email", email, "password", password, "ip", ip);
-    oauth_worker_call(a->e, "web.login", args, on_login, a);
+    int status;
+    const char *message;
+    if (!web_login_submit(a->e, a->req, &a->p, on_login, a, &status, &message))
+        render_login(a, status, message);
 }
 
 /* ---- request validation ---- */
@@ -462,34 +433,14 @@ static void on_client(void *arg, enum dispatch_status st, const struct env_respo
 
 void oauth_route_authorize(struct edge *e, struct evhttp_request *req)
 {
-    enum evhttp_cmd_type m = evhttp_request_get_command(req);
-    if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_POST) {
-        oauth_reply_method_not_allowed(e, req, "GET, POST");
+    size_t len;
+    const char *text = web_request_params(e, req, &len);
+    if (!text)
         return;
-    }
     struct authz *a = xcalloc(1, sizeof *a);
     a->e = e;
     a->req = req;
-    a->post = m == EVHTTP_REQ_POST;
-    const char *text;
-    size_t len;
-    if (a->post) {
-        bool too_big;
-        text = oauth_body(req, OAUTH_MAX_BODY, &len, &too_big);
-        if (!text) {
-            error_page(a, 413, "Request too large", "The form was too large.");
-            return;
-        }
-        if (!oauth_content_type_is(http_header(req, "Content-Type"), "application/x-www-form-urlencoded")) {
-            error_page(a, 415, "Something went wrong", "The form was not understood.");
-            return;
-        }
-    } else {
-        const char *uri = evhttp_request_get_uri(req);
-        const char *q = strchr(uri, '?');
-        text = q ? q + 1 : "";
-        len = strcspn(text, "#");
-    }
+    a->post = evhttp_request_get_command(req) == EVHTTP_REQ_POST;
     char dup[64];
     if (oauth_params_parse(text, len, MAY_REPEAT, &a->p, dup, sizeof dup) != OAUTH_PARSE_OK) {
         error_page(a, 400, "Invalid request", "The authorization request is malformed.");

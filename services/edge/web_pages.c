@@ -11,6 +11,7 @@
 #include "common/util.h"
 #include "proto/envelope.h"
 #include "services/edge/edge_http.h"
+#include "services/edge/oauth_http.h"
 
 struct sb {
     char *s;
@@ -137,6 +138,40 @@ char *web_page_error(const char *title, const char *message)
     sb_put(&b, "</p>\n<p class=\"muted\">You can close this window and start the connection again from your "
                "application.</p>\n");
     return finish(&b);
+}
+
+void web_reply_error(struct edge *e, struct evhttp_request *req, int status, const char *title, const char *message)
+{
+    char *html = web_page_error(title, message);
+    web_reply_html(e, req, status, html);
+    free(html);
+}
+
+const char *web_request_params(struct edge *e, struct evhttp_request *req, size_t *len)
+{
+    enum evhttp_cmd_type m = evhttp_request_get_command(req);
+    if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_POST) {
+        oauth_reply_method_not_allowed(e, req, "GET, POST");
+        return NULL;
+    }
+    if (m == EVHTTP_REQ_GET) {
+        const char *uri = evhttp_request_get_uri(req);
+        const char *q = strchr(uri, '?');
+        const char *text = q ? q + 1 : "";
+        *len = strcspn(text, "#");
+        return text;
+    }
+    bool too_big;
+    const char *text = oauth_body(req, OAUTH_MAX_BODY, len, &too_big);
+    if (!text) {
+        web_reply_error(e, req, 413, "Request too large", "The form was too large.");
+        return NULL;
+    }
+    if (!oauth_content_type_is(http_header(req, "Content-Type"), "application/x-www-form-urlencoded")) {
+        web_reply_error(e, req, 415, "Something went wrong", "The form was not understood.");
+        return NULL;
+    }
+    return text;
 }
 
 char *web_page_login(const struct web_login *v)

@@ -28,6 +28,15 @@ void web_reply_html_form_to(struct edge *e, struct evhttp_request *req, int stat
 
 /* A page with a heading and a message (malloc'd). */
 char *web_page_error(const char *title, const char *message);
+/* web_page_error sent with status. */
+void web_reply_error(struct edge *e, struct evhttp_request *req, int status, const char *title, const char *message);
+
+/* The parameters of a sign-in page's request: a POST's form body
+ * (application/x-www-form-urlencoded, at most OAUTH_MAX_BODY) or a GET's
+ * query string up to any '#', with its length in *len. Another method
+ * (405), or a POST too large (413) or not a form (415), is answered here
+ * and NULL returned. */
+const char *web_request_params(struct edge *e, struct evhttp_request *req, size_t *len);
 
 struct web_login {
     const char *action;                 /* form action, e.g. "/oauth/authorize" */
