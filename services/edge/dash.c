@@ -115,6 +115,12 @@ const char *dash_form(const struct dash_req *d, const char *name)
     return oauth_params_get(&d->form, name);
 }
 
+const char *dash_form_or_empty(const struct dash_req *d, const char *name, size_t max)
+{
+    const char *v = dash_form(d, name);
+    return v && strlen(v) <= max ? v : "";
+}
+
 const char *dash_query(const struct dash_req *d, const char *name)
 {
     return oauth_params_get(&d->query, name);
@@ -286,6 +292,62 @@ void dash_notice(struct strbuf *b, const char *cls, const char *text)
     dash_put(b, "</p>\n");
 }
 
+void dash_hidden(struct strbuf *b, const char *name, const char *value)
+{
+    dash_put(b, "<input type=\"hidden\" name=\"");
+    dash_esc(b, name);
+    dash_put(b, "\" value=\"");
+    dash_esc(b, value);
+    dash_put(b, "\">\n");
+}
+
+void dash_password_input(struct strbuf *b, const char *id)
+{
+    dash_put(b, "<label for=\"");
+    dash_esc(b, id);
+    dash_put(b, "\">Your password</label>\n<input type=\"password\" id=\"");
+    dash_esc(b, id);
+    dash_put(b, "\" name=\"password\" required maxlength=\"1024\" autocomplete=\"current-password\">\n");
+}
+
+void dash_confirm_form(struct strbuf *b, const struct dash_req *d, const struct dash_confirm *f)
+{
+    dash_put(b, "<details><summary>");
+    dash_esc(b, f->summary);
+    dash_put(b, "</summary>\n");
+    if (f->note) {
+        dash_put(b, "<p class=\"muted\">");
+        dash_put(b, f->note);
+        dash_put(b, "</p>\n");
+    }
+    dash_form_open(b, d, f->action);
+    for (const char *const *h = f->hidden; h && *h; h += 2)
+        dash_hidden(b, h[0], h[1]);
+    dash_password_input(b, f->password_id);
+    dash_put(b, f->danger ? "<button type=\"submit\" class=\"danger\">" : "<button type=\"submit\">");
+    dash_esc(b, f->button);
+    dash_put(b, "</button>\n</form></details>\n");
+}
+
+void dash_shown_secret(struct strbuf *b, const char *what, const char *secret, const char *advice)
+{
+    dash_put(b, "<div class=\"ok\" role=\"status\" id=\"shown-secret\"><p><strong>");
+    dash_esc(b, what);
+    dash_put(b, "</strong></p><p><code>");
+    dash_esc(b, secret);
+    dash_put(b, "</code></p><p>");
+    dash_put(b, advice);
+    dash_put(b, "</p></div>\n");
+}
+
+void dash_secret_free(char *secret)
+{
+    if (!secret)
+        return;
+    memset(secret, 0, strlen(secret));
+    free(secret);
+}
+
 /* The section of the navigation a path belongs to. */
 static bool nav_current(const char *path, const char *href)
 {
@@ -408,6 +470,18 @@ const char *dash_message_of(enum tm_error code, const char *message)
 void dash_fail(struct dash_req *d, const struct dash_answer *a)
 {
     dash_error(d, dash_status_of(a->code), dash_message_of(a->code, a->message));
+}
+
+bool dash_fail_or_keep(struct dash_req *d, const struct dash_answer *a, int *status, char **message)
+{
+    int st = dash_status_of(a->code);
+    if (st == 404 || st == 503) {
+        dash_fail(d, a);
+        return true;
+    }
+    *status = st;
+    *message = xstrdup(a->message ? a->message : "That did not work.");
+    return false;
 }
 
 /* ---- workers ---------------------------------------------------------------------- */

@@ -69,6 +69,9 @@ const char *dash_query(const struct dash_req *d, const char *name);
 /* True if s is a path on this site that is safe to redirect to: starts with
  * one '/', not "//" or "/\", printable ASCII, at most 512 bytes. */
 bool dash_local_path(const char *s);
+/* The form field name when present and at most max bytes, else "" (the
+ * worker then refuses it like an empty field). */
+const char *dash_form_or_empty(const struct dash_req *d, const char *name, size_t max);
 
 /* ---- workers ----------------------------------------------------------- */
 
@@ -100,6 +103,10 @@ void dash_error(struct dash_req *d, int status, const char *message);
 void dash_fail(struct dash_req *d, const struct dash_answer *a);
 /* The HTTP status dash_fail uses for a code. */
 int dash_status_of(enum tm_error code);
+/* A refused action on a page that shows it again with why: 404 and 503 go
+ * to dash_fail (d is freed, true); otherwise *status and *message (malloc'd,
+ * the worker's message or "That did not work.") are set for the page, false. */
+bool dash_fail_or_keep(struct dash_req *d, const struct dash_answer *a, int *status, char **message);
 /* What a page tells the user about a failed worker answer: the worker's
  * message when it has one, else a fixed sentence for the code (never NULL
  * or empty, so no page shows an empty error box). */
@@ -120,6 +127,28 @@ void dash_form_open(struct strbuf *b, const struct dash_req *d, const char *acti
 /* A message box (role=alert) with text; class "msg" (error) or "ok".
  * NULL or empty text shows DASH_MSG_UNAVAILABLE rather than an empty box. */
 void dash_notice(struct strbuf *b, const char *cls, const char *text);
+/* <input type="hidden"> with name and value (both escaped). */
+void dash_hidden(struct strbuf *b, const char *name, const char *value);
+/* The "Your password" field (name "password") with the element id id. */
+void dash_password_input(struct strbuf *b, const char *id);
+/* An action confirmed with the password, folded in <details>: the summary,
+ * an optional note, then the form with the hidden fields, the password field
+ * and the submit button. */
+struct dash_confirm {
+    const char *summary;
+    const char *note;                 /* trusted markup, shown muted; or NULL */
+    const char *action;               /* the form's action path */
+    const char *const *hidden;        /* name, value, ..., NULL */
+    const char *password_id;
+    const char *button;               /* the button's text (escaped) */
+    bool danger;                      /* the button in the danger style */
+};
+void dash_confirm_form(struct strbuf *b, const struct dash_req *d, const struct dash_confirm *f);
+/* The secret shown once after a reveal: what it is, the secret, and advice
+ * (trusted markup) on keeping it. */
+void dash_shown_secret(struct strbuf *b, const char *what, const char *secret, const char *advice);
+/* Overwrites a secret string with zeros and frees it (NULL: nothing). */
+void dash_secret_free(char *secret);
 
 /* Cookies of the session: set after sign-in, cleared at sign-out. */
 void dash_set_session_cookie(struct dash_req *d, const char *session);

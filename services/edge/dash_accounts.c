@@ -36,15 +36,6 @@ static void anon_form_open(struct strbuf *b, struct dash_req *d, const char *act
     free(csrf);
 }
 
-static void hidden(struct strbuf *b, const char *name, const char *value)
-{
-    dash_put(b, "<input type=\"hidden\" name=\"");
-    dash_esc(b, name);
-    dash_put(b, "\" value=\"");
-    dash_esc(b, value);
-    dash_put(b, "\">\n");
-}
-
 static void email_field(struct strbuf *b, const char *value, const char *autocomplete)
 {
     dash_put(b, "<label for=\"email\">E-mail</label>\n<input type=\"email\" id=\"email\" name=\"email\" "
@@ -89,7 +80,7 @@ static void login_form(struct dash_req *d, int status, const char *message)
     if (message)
         dash_notice(&b, "msg", message);
     anon_form_open(&b, d, "/login");
-    hidden(&b, "next", next_path(d));
+    dash_hidden(&b, "next", next_path(d));
     email_field(&b, d->method == EVHTTP_REQ_POST ? dash_form(d, "email") : NULL, "username");
     password_field(&b, "password", "Password", "current-password", false);
     dash_put(&b, "<button type=\"submit\">Sign in</button>\n</form>\n"
@@ -172,7 +163,7 @@ static void signup_form(struct dash_req *d, int status, const char *message)
         dash_notice(&b, "msg", message);
     anon_form_open(&b, d, "/signup");
     if (signup_next(d))
-        hidden(&b, "next", signup_next(d));
+        dash_hidden(&b, "next", signup_next(d));
     const char *prefill = d->method == EVHTTP_REQ_POST ? dash_form(d, "email") : dash_query(d, "email");
     email_field(&b, prefill && strlen(prefill) <= EMAIL_MAX ? prefill : NULL, "email");
     password_field(&b, "password", "Password", "new-password", true);
@@ -269,7 +260,7 @@ void dash_page_verify(struct dash_req *d)
     sb_init(&b, 1024);
     dash_put(&b, "<p>Confirm that this e-mail address is yours to activate your account.</p>\n");
     anon_form_open(&b, d, "/verify");
-    hidden(&b, "token", token);
+    dash_hidden(&b, "token", token);
     dash_put(&b, "<button type=\"submit\">Confirm my address</button>\n</form>\n");
     dash_render_sb(d, 200, "Confirm your e-mail address", &b);
 }
@@ -324,7 +315,7 @@ static void reset_form(struct dash_req *d, int status, const char *message, cons
     if (message)
         dash_notice(&b, "msg", message);
     anon_form_open(&b, d, "/password/reset");
-    hidden(&b, "token", token);
+    dash_hidden(&b, "token", token);
     password_field(&b, "password", "New password", "new-password", true);
     dash_put(&b, "<button type=\"submit\">Set the new password</button>\n</form>\n");
     dash_render_sb(d, status, "Choose a new password", &b);

@@ -92,15 +92,6 @@ static void put_scopes(struct strbuf *b, const json_t *scopes)
     }
 }
 
-static void password_field(struct strbuf *b, const char *id)
-{
-    dash_put(b, "<label for=\"");
-    dash_put(b, id);
-    dash_put(b, "\">Your password</label>\n<input type=\"password\" id=\"");
-    dash_put(b, id);
-    dash_put(b, "\" name=\"password\" required maxlength=\"1024\" autocomplete=\"current-password\">\n");
-}
-
 /* The id in d->rest ("{uuid}" or "{uuid}/{action}") into id; the action or "". */
 static const char *split_rest(const struct dash_req *d, char id[40])
 {
@@ -508,13 +499,13 @@ static void key_page(struct dash_req *d, const struct dash_answer *a)
                  "The current key stops working within 30 seconds: update every client that uses it.</p>\n");
     snprintf(action, sizeof action, "/settings/ai/keys/%s/regenerate", id);
     dash_form_open(&b, d, action);
-    password_field(&b, "regen_password");
+    dash_password_input(&b, "regen_password");
     dash_put(&b, "<button type=\"submit\" class=\"danger\">Regenerate key</button>\n</form>\n");
 
     dash_put(&b, "<h2>Delete</h2>\n<p>Clients using this key lose access within 30 seconds.</p>\n");
     snprintf(action, sizeof action, "/settings/ai/keys/%s/delete", id);
     dash_form_open(&b, d, action);
-    password_field(&b, "delete_password");
+    dash_password_input(&b, "delete_password");
     dash_put(&b, "<button type=\"submit\" class=\"danger\">Delete key</button>\n</form>\n"
                  "<p><a href=\"/settings/ai\">Back to AI Integration</a></p>\n");
     dash_render_sb(d, 200, "MCP API key", &b);
@@ -638,7 +629,7 @@ static void app_page(struct dash_req *d, const struct dash_answer *a)
                  "and its access tokens within 60 seconds. To use it again you will have to approve it again.</p>\n");
     snprintf(action, sizeof action, "/settings/ai/apps/%s/revoke", id);
     dash_form_open(&b, d, action);
-    password_field(&b, "password");
+    dash_password_input(&b, "password");
     dash_put(&b, "<button type=\"submit\" class=\"danger\">Revoke access</button>\n</form>\n"
                  "<p><a href=\"/settings/ai\">Back to AI Integration</a></p>\n");
     dash_render_sb(d, 200, "Connected app", &b);

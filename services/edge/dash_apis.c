@@ -264,10 +264,7 @@ static void ep_state_free(void *p)
     if (!s)
         return;
     free(s->message);
-    if (s->shown) {
-        memset(s->shown, 0, strlen(s->shown));
-        free(s->shown);
-    }
+    dash_secret_free(s->shown);
     free(s->shown_what);
     free(s);
 }
@@ -279,24 +276,6 @@ static struct ep_state *ep_state(struct dash_req *d, const char *id)
     d->state = s;
     d->state_free = ep_state_free;
     return s;
-}
-
-static void password_input(struct strbuf *b, const char *id)
-{
-    dash_put(b, "<label for=\"");
-    dash_put(b, id);
-    dash_put(b, "\">Your password</label>\n<input type=\"password\" id=\"");
-    dash_put(b, id);
-    dash_put(b, "\" name=\"password\" required maxlength=\"1024\" autocomplete=\"current-password\">\n");
-}
-
-static void hidden(struct strbuf *b, const char *name, const char *value)
-{
-    dash_put(b, "<input type=\"hidden\" name=\"");
-    dash_put(b, name);
-    dash_put(b, "\" value=\"");
-    dash_esc(b, value);
-    dash_put(b, "\">\n");
 }
 
 static char *action_path(const char *id, const char *action)
@@ -342,26 +321,39 @@ static void fields_table(struct strbuf *b, const char *caption, const json_t *fi
 
 static const char *const ENVS[] = {"sandbox", "production"};
 
-
 /* The password form that reveals an environment's secret (secret: "key" or
  * "webhook"; what: how the button names it). */
 static void reveal_form(struct strbuf *b, const struct dash_req *d, const char *endpoint_id, const char *env,
                         const char *secret, const char *what)
 {
     char fid[64];
-    char *act = action_path(endpoint_id, "reveal");
-    dash_put(b, "<details><summary>Reveal</summary>\n");
-    dash_form_open(b, d, act);
-    free(act);
-    hidden(b, "environment", env);
-    hidden(b, "secret", secret);
     snprintf(fid, sizeof fid, "pw-reveal-%s-%s", secret, env);
-    password_input(b, fid);
-    dash_put(b, "<button type=\"submit\">Reveal the ");
-    dash_put(b, env);
-    dash_put(b, " ");
-    dash_put(b, what);
-    dash_put(b, "</button>\n</form></details>\n");
+    char *act = action_path(endpoint_id, "reveal");
+    char *button = xasprintf("Reveal the %s %s", env, what);
+    const char *const fields[] = {"environment", env, "secret", secret, NULL};
+    dash_confirm_form(b, d,
+                      &(struct dash_confirm){.summary = "Reveal", .action = act, .hidden = fields,
+                                             .password_id = fid, .button = button});
+    free(button);
+    free(act);
+}
+
+/* The password form that replaces an environment's owner key. */
+static void regenerate_form(struct strbuf *b, const struct dash_req *d, const char *endpoint_id, const char *env)
+{
+    char fid[64];
+    snprintf(fid, sizeof fid, "pw-regenerate-%s", env);
+    char *act = action_path(endpoint_id, "regenerate");
+    char *button = xasprintf("Regenerate the %s key", env);
+    const char *const fields[] = {"environment", env, NULL};
+    dash_confirm_form(b, d,
+                      &(struct dash_confirm){.summary = "Regenerate",
+                                             .note = "A new key replaces this one; calls with the old key are "
+                                                     "refused at once.",
+                                             .action = act, .hidden = fields, .password_id = fid,
+                                             .button = button, .danger = true});
+    free(button);
+    free(act);
 }
 
 static void keys_section(struct strbuf *b, struct dash_req *d, const struct ep_state *s, const json_t *ep,
@@ -371,13 +363,9 @@ static void keys_section(struct strbuf *b, struct dash_req *d, const struct ep_s
     dash_put(b, "<h2 id=\"urls\">URLs and keys</h2>\n<p class=\"muted\">One URL serves both environments: the "
                 "key's prefix picks one (<code>tm_test_</code> sandbox, <code>tm_live_</code> production). "
                 "Send it as <code>Authorization: Bearer &lt;key&gt;</code>.</p>\n");
-    if (s->shown) {
-        dash_put(b, "<div class=\"ok\" role=\"status\" id=\"shown-secret\"><p><strong>");
-        dash_esc(b, s->shown_what);
-        dash_put(b, "</strong></p><p><code>");
-        dash_esc(b, s->shown);
-        dash_put(b, "</code></p><p>Copy it now: it is not shown again when you leave or reload this page.</p></div>\n");
-    }
+    if (s->shown)
+        dash_shown_secret(b, s->shown_what, s->shown,
+                          "Copy it now: it is not shown again when you leave or reload this page.");
     dash_put(b, "<div class=\"table\"><table>\n<thead><tr><th scope=\"col\">Environment</th><th scope=\"col\">URL</th>"
                 "<th scope=\"col\">Owner key</th><th scope=\"col\">Actions</th></tr></thead>\n<tbody>\n");
     json_t *keys = json_object_get(ep, "keys");
@@ -392,19 +380,8 @@ static void keys_section(struct strbuf *b, struct dash_req *d, const struct ep_s
         dash_esc(b, masked ? masked : "—");
         dash_put(b, "</code></td><td>\n");
         if (masked) {
-            char fid[64];
             reveal_form(b, d, s->id, env, "key", "key");
-            char *act = action_path(s->id, "regenerate");
-            dash_put(b, "<details><summary>Regenerate</summary>\n<p class=\"muted\">A new key replaces this one; "
-                        "calls with the old key are refused at once.</p>\n");
-            dash_form_open(b, d, act);
-            free(act);
-            hidden(b, "environment", env);
-            snprintf(fid, sizeof fid, "pw-regenerate-%s", env);
-            password_input(b, fid);
-            dash_put(b, "<button type=\"submit\" class=\"danger\">Regenerate the ");
-            dash_put(b, env);
-            dash_put(b, " key</button>\n</form></details>\n");
+            regenerate_form(b, d, s->id, env);
         }
         dash_put(b, "</td></tr>\n");
     }
@@ -519,7 +496,7 @@ static void state_sections(struct strbuf *b, struct dash_req *d, const struct ep
         dash_put(b, "<p>A paused endpoint keeps its records and keys, but every call to it, in both environments, "
                     "is refused (403 <code>endpoint_inactive</code>) until you resume it.</p>\n");
         dash_form_open(b, d, act);
-        password_input(b, "pw-pause");
+        dash_password_input(b, "pw-pause");
         dash_put(b, "<button type=\"submit\" class=\"danger\">Pause this endpoint</button>\n</form>\n");
     } else {
         dash_put(b, "<p>This endpoint is paused: calls to it are refused. Resuming lets them through again.</p>\n");
@@ -532,7 +509,7 @@ static void state_sections(struct strbuf *b, struct dash_req *d, const struct ep
     act = action_path(s->id, "clear-sandbox");
     dash_form_open(b, d, act);
     free(act);
-    password_input(b, "pw-clear-sandbox");
+    dash_password_input(b, "pw-clear-sandbox");
     dash_put(b, "<button type=\"submit\" class=\"danger\">Clear the sandbox records</button>\n</form>\n");
 }
 
@@ -549,7 +526,7 @@ static void delete_section(struct strbuf *b, struct dash_req *d, const struct ep
     dash_esc(b, name);
     dash_put(b, "</strong>, to confirm</label>\n<input type=\"text\" id=\"confirm_name\" name=\"confirm_name\" "
                 "required maxlength=\"256\" autocomplete=\"off\">\n");
-    password_input(b, "pw-delete");
+    dash_password_input(b, "pw-delete");
     dash_put(b, "<button type=\"submit\" class=\"danger\">Delete this endpoint</button>\n</form>\n");
 }
 
@@ -643,8 +620,7 @@ static void take_revealed(struct dash_req *d, struct ep_state *s)
         s->shown_what = xasprintf("The %s %s%s", env, label,
                                   !strcmp(what, "newkey") ? " (the old one no longer works)" : "");
     } else {
-        memset(secret, 0, strlen(secret));
-        free(secret);
+        dash_secret_free(secret);
     }
     free(tag);
 }
@@ -660,14 +636,8 @@ static void show_detail(struct dash_req *d)
 static void refused(struct dash_req *d, const struct dash_answer *a)
 {
     struct ep_state *s = d->state;
-    int st = dash_status_of(a->code);
-    if (st == 404 || st == 503) {
-        dash_fail(d, a);
-        return;
-    }
-    s->status = st;
-    s->message = xstrdup(a->message ? a->message : "That did not work.");
-    show_detail(d);
+    if (!dash_fail_or_keep(d, a, &s->status, &s->message))
+        show_detail(d);
 }
 
 static void on_sealed(struct dash_req *d, const struct dash_answer *a, const char *what, const char *flash)
@@ -753,8 +723,7 @@ static const char *env_field(struct dash_req *d)
 
 static const char *password_field(struct dash_req *d)
 {
-    const char *pw = dash_form(d, "password");
-    return pw && strlen(pw) <= PASSWORD_MAX ? pw : "";
+    return dash_form_or_empty(d, "password", PASSWORD_MAX);
 }
 
 /* Pages of other modules below /dashboard/endpoints/{id}/ (one prefix row in dash.c serves the whole tree):
@@ -849,7 +818,7 @@ void dash_page_endpoint(struct dash_req *d)
     if (!strcmp(action, "/reveal")) {
         const char *what = dash_form(d, "secret");
         if (!what || (strcmp(what, "key") && strcmp(what, "webhook"))) {
-            free(rk);
+            dash_secret_free(rk);
             dash_error(d, 400, "The form was not understood.");
             return;
         }
@@ -863,6 +832,5 @@ void dash_page_endpoint(struct dash_req *d)
                             password_field(d), "reply_key", rk),
                   on_regenerate);
     }
-    memset(rk, 0, strlen(rk));
-    free(rk);
+    dash_secret_free(rk);
 }

@@ -53,10 +53,7 @@ static void collab_state_free(void *p)
     if (!s)
         return;
     free(s->message);
-    if (s->shown) {
-        memset(s->shown, 0, strlen(s->shown));
-        free(s->shown);
-    }
+    dash_secret_free(s->shown);
     free(s->shown_what);
     free(s);
 }
@@ -86,25 +83,19 @@ static char *page_path(const char *id, const char *action)
                   : xasprintf("/dashboard/endpoints/%s" SUFFIX, id);
 }
 
-static void hidden(struct strbuf *b, const char *name, const char *value)
-{
-    dash_put(b, "<input type=\"hidden\" name=\"");
-    dash_put(b, name);
-    dash_put(b, "\" value=\"");
-    dash_esc(b, value);
-    dash_put(b, "\">\n");
-}
-
-/* A password field with a unique id built from parts. */
-static void password_input(struct strbuf *b, const char *what, const char *key_id, const char *env)
+/* A form confirmed with the password (dash_confirm_form) to this page's action f.action (its name, e.g.
+ * "revoke"), whose password field has a unique id built from what, id (a key or an invitation) and env (or
+ * NULL). */
+static void confirm_form(struct strbuf *b, const struct dash_req *d, const struct collab_state *s,
+                         struct dash_confirm f, const char *what, const char *id, const char *env)
 {
     char fid[128];
-    snprintf(fid, sizeof fid, "pw-%s-%s%s%s", what, key_id, env ? "-" : "", env ? env : "");
-    dash_put(b, "<label for=\"");
-    dash_esc(b, fid);
-    dash_put(b, "\">Your password</label>\n<input type=\"password\" id=\"");
-    dash_esc(b, fid);
-    dash_put(b, "\" name=\"password\" required maxlength=\"1024\" autocomplete=\"current-password\">\n");
+    snprintf(fid, sizeof fid, "pw-%s-%s%s%s", what, id, env ? "-" : "", env ? env : "");
+    char *act = page_path(s->id, f.action);
+    f.action = act;
+    f.password_id = fid;
+    dash_confirm_form(b, d, &f);
+    free(act);
 }
 
 /* ---- the sealed secret after the redirect (dash_reveal_*, dash.h) ------------------------------ */
@@ -126,8 +117,7 @@ static void take_revealed(struct dash_req *d, struct collab_state *s)
         snprintf(s->shown_key, sizeof s->shown_key, "%s", kid);
         s->shown_what = xasprintf("The %s %skey%s", env, fresh ? "new " : "", fresh ? " (the old one no longer works)" : "");
     } else {
-        memset(secret, 0, strlen(secret));
-        free(secret);
+        dash_secret_free(secret);
     }
     free(tag);
 }
@@ -161,51 +151,42 @@ static void permission_boxes(struct strbuf *b, const char *prefix, const json_t 
 static void env_actions(struct strbuf *b, struct dash_req *d, const struct collab_state *s, const char *kid,
                         const char *env, bool active)
 {
-    char *act = page_path(s->id, "reveal");
-    dash_put(b, "<details><summary>Reveal</summary>\n");
-    dash_form_open(b, d, act);
-    free(act);
-    hidden(b, "key_id", kid);
-    hidden(b, "environment", env);
-    password_input(b, "reveal", kid, env);
-    dash_put(b, "<button type=\"submit\">Reveal the ");
-    dash_put(b, env);
-    dash_put(b, " key</button>\n</form></details>\n");
+    const char *const fields[] = {"key_id", kid, "environment", env, NULL};
+    char *button = xasprintf("Reveal the %s key", env);
+    confirm_form(b, d, s, (struct dash_confirm){.summary = "Reveal", .action = "reveal", .hidden = fields,
+                                                .button = button},
+                 "reveal", kid, env);
+    free(button);
 
-    act = page_path(s->id, "active");
     if (active) {
-        dash_put(b, "<details><summary>Deactivate</summary>\n<p class=\"muted\">Calls with this key are refused "
-                    "(403) until you reactivate it.</p>\n");
-        dash_form_open(b, d, act);
-        hidden(b, "key_id", kid);
-        hidden(b, "environment", env);
-        hidden(b, "active", "false");
-        password_input(b, "deactivate", kid, env);
-        dash_put(b, "<button type=\"submit\" class=\"danger\">Deactivate the ");
-        dash_put(b, env);
-        dash_put(b, " key</button>\n</form></details>\n");
+        const char *const off[] = {"key_id", kid, "environment", env, "active", "false", NULL};
+        button = xasprintf("Deactivate the %s key", env);
+        confirm_form(b, d, s,
+                     (struct dash_confirm){.summary = "Deactivate",
+                                           .note = "Calls with this key are refused (403) until you reactivate it.",
+                                           .action = "active", .hidden = off, .button = button, .danger = true},
+                     "deactivate", kid, env);
+        free(button);
     } else {
+        char *act = page_path(s->id, "active");
         dash_form_open(b, d, act);
-        hidden(b, "key_id", kid);
-        hidden(b, "environment", env);
-        hidden(b, "active", "true");
+        free(act);
+        dash_hidden(b, "key_id", kid);
+        dash_hidden(b, "environment", env);
+        dash_hidden(b, "active", "true");
         dash_put(b, "<button type=\"submit\">Reactivate the ");
         dash_put(b, env);
         dash_put(b, " key</button>\n</form>\n");
     }
-    free(act);
 
-    act = page_path(s->id, "regenerate");
-    dash_put(b, "<details><summary>Regenerate</summary>\n<p class=\"muted\">A new key replaces this one; calls "
-                "with the old key are refused at once.</p>\n");
-    dash_form_open(b, d, act);
-    free(act);
-    hidden(b, "key_id", kid);
-    hidden(b, "environment", env);
-    password_input(b, "regenerate", kid, env);
-    dash_put(b, "<button type=\"submit\" class=\"danger\">Regenerate the ");
-    dash_put(b, env);
-    dash_put(b, " key</button>\n</form></details>\n");
+    button = xasprintf("Regenerate the %s key", env);
+    confirm_form(b, d, s,
+                 (struct dash_confirm){.summary = "Regenerate",
+                                       .note = "A new key replaces this one; calls with the old key are refused "
+                                               "at once.",
+                                       .action = "regenerate", .hidden = fields, .button = button, .danger = true},
+                 "regenerate", kid, env);
+    free(button);
 }
 
 static void key_section(struct strbuf *b, struct dash_req *d, const struct collab_state *s, const json_t *k)
@@ -228,14 +209,10 @@ static void key_section(struct strbuf *b, struct dash_req *d, const struct colla
         dash_esc(b, desc);
         dash_put(b, "</p>\n");
     }
-    if (s->shown && !strcmp(s->shown_key, kid)) {
-        dash_put(b, "<div class=\"ok\" role=\"status\" id=\"shown-secret\"><p><strong>");
-        dash_esc(b, s->shown_what);
-        dash_put(b, "</strong></p><p><code>");
-        dash_esc(b, s->shown);
-        dash_put(b, "</code></p><p>Copy it now and give it to your collaborators: it is not shown again when you "
-                    "leave or reload this page.</p></div>\n");
-    }
+    if (s->shown && !strcmp(s->shown_key, kid))
+        dash_shown_secret(b, s->shown_what, s->shown,
+                          "Copy it now and give it to your collaborators: it is not shown again when you leave or "
+                          "reload this page.");
     dash_put(b, "<div class=\"table\"><table>\n<caption>Keys of ");
     dash_esc(b, dash_jstr(k, "name"));
     dash_put(b, "</caption>\n<thead><tr><th scope=\"col\">Environment</th><th scope=\"col\">Key</th>"
@@ -261,7 +238,7 @@ static void key_section(struct strbuf *b, struct dash_req *d, const struct colla
     char *act = page_path(s->id, "permissions");
     dash_form_open(b, d, act);
     free(act);
-    hidden(b, "key_id", kid);
+    dash_hidden(b, "key_id", kid);
     char prefix[64];
     snprintf(prefix, sizeof prefix, "perm-%s", kid);
     permission_boxes(b, prefix, json_object_get(k, "permissions"));
@@ -295,7 +272,7 @@ static void key_section(struct strbuf *b, struct dash_req *d, const struct colla
     dash_put(b, "<details><summary>Invite someone to this key</summary>\n");
     dash_form_open(b, d, act);
     free(act);
-    hidden(b, "key_id", kid);
+    dash_hidden(b, "key_id", kid);
     dash_put(b, "<label for=\"invite-email-");
     dash_esc(b, kid);
     dash_put(b, "\">E-mail address</label>\n<input type=\"email\" name=\"email\" required maxlength=\"254\" "
@@ -309,16 +286,16 @@ static void key_section(struct strbuf *b, struct dash_req *d, const struct colla
     dash_put(b, "\"></textarea>\n<button type=\"submit\">Send the invitation</button>\n</form></details>\n");
 
     /* delete */
-    act = page_path(s->id, "delete");
-    dash_put(b, "<details><summary>Delete this key</summary>\n<p class=\"muted\">Both environments' keys stop "
-                "working at once; its invitations and collaborators are removed. Call logs keep it.</p>\n");
-    dash_form_open(b, d, act);
-    free(act);
-    hidden(b, "key_id", kid);
-    password_input(b, "delete", kid, NULL);
-    dash_put(b, "<button type=\"submit\" class=\"danger\">Delete the key ");
-    dash_esc(b, dash_jstr(k, "name"));
-    dash_put(b, "</button>\n</form></details>\n</section>\n");
+    const char *const fields[] = {"key_id", kid, NULL};
+    char *button = xasprintf("Delete the key %s", dash_jstr(k, "name") ?: "");
+    confirm_form(b, d, s,
+                 (struct dash_confirm){.summary = "Delete this key",
+                                       .note = "Both environments' keys stop working at once; its invitations "
+                                               "and collaborators are removed. Call logs keep it.",
+                                       .action = "delete", .hidden = fields, .button = button, .danger = true},
+                 "delete", kid, NULL);
+    free(button);
+    dash_put(b, "</section>\n");
 }
 
 static void invitations_section(struct strbuf *b, struct dash_req *d, const struct collab_state *s,
@@ -356,15 +333,13 @@ static void invitations_section(struct strbuf *b, struct dash_req *d, const stru
         put_time(b, dash_jstr(it, "accepted_at"));
         dash_put(b, "</td><td>\n");
         if (status && !strcmp(status, "pending")) {
-            char *act = page_path(s->id, "revoke");
-            dash_put(b, "<details><summary>Revoke</summary>\n");
-            dash_form_open(b, d, act);
-            free(act);
-            hidden(b, "invitation_id", iid);
-            password_input(b, "revoke", iid, NULL);
-            dash_put(b, "<button type=\"submit\" class=\"danger\">Revoke the invitation of ");
-            dash_esc(b, dash_jstr(it, "email"));
-            dash_put(b, "</button>\n</form></details>\n");
+            const char *const fields[] = {"invitation_id", iid, NULL};
+            char *button = xasprintf("Revoke the invitation of %s", dash_jstr(it, "email") ?: "");
+            confirm_form(b, d, s,
+                         (struct dash_confirm){.summary = "Revoke", .action = "revoke", .hidden = fields,
+                                               .button = button, .danger = true},
+                         "revoke", iid, NULL);
+            free(button);
         }
         dash_put(b, "</td></tr>\n");
     }
@@ -450,14 +425,8 @@ static bool refused(struct dash_req *d, const struct dash_answer *a)
     if (a->ok)
         return false;
     struct collab_state *s = d->state;
-    int st = dash_status_of(a->code);
-    if (st == 404 || st == 503) {
-        dash_fail(d, a);
-        return true;
-    }
-    s->status = st;
-    s->message = xstrdup(a->message ? a->message : "That did not work.");
-    show_page(d);
+    if (!dash_fail_or_keep(d, a, &s->status, &s->message))
+        show_page(d);
     return true;
 }
 
@@ -503,12 +472,6 @@ static void on_sealed(struct dash_req *d, const struct dash_answer *a)
     }
     back(d, fresh ? "A new key was made; the old one stopped working. It is shown below, once."
                   : "Revealed below, once. The reveal is recorded in the audit log.");
-}
-
-static const char *field(struct dash_req *d, const char *name, size_t max)
-{
-    const char *v = dash_form(d, name);
-    return v && strlen(v) <= max ? v : "";
 }
 
 static void add_bits(struct dash_req *d, json_t *args)
@@ -562,16 +525,16 @@ void dash_page_collab(struct dash_req *d)
         back(d, NULL);
         return;
     }
-    const char *kid = field(d, "key_id", 64), *env = field(d, "environment", 16);
-    const char *pw = field(d, "password", PASSWORD_MAX);
+    const char *kid = dash_form_or_empty(d, "key_id", 64), *env = dash_form_or_empty(d, "environment", 16);
+    const char *pw = dash_form_or_empty(d, "password", PASSWORD_MAX);
     json_t *args = json_pack("{s:s}", "endpoint_id", id);
     const char *op = NULL;
     dash_cb cb = on_done;
     switch (which) {
     case 0:
         op = "collab.create_key";
-        json_object_set_new(args, "name", json_string(field(d, "name", 256)));
-        json_object_set_new(args, "description", json_string(field(d, "description", 2048)));
+        json_object_set_new(args, "name", json_string(dash_form_or_empty(d, "name", 256)));
+        json_object_set_new(args, "description", json_string(dash_form_or_empty(d, "description", 2048)));
         add_bits(d, args);
         break;
     case 1:
@@ -588,13 +551,12 @@ void dash_page_collab(struct dash_req *d)
         json_object_set_new(args, "environment", json_string(env));
         json_object_set_new(args, "password", json_string(pw));
         json_object_set_new(args, "reply_key", json_string(rk));
-        memset(rk, 0, strlen(rk));
-        free(rk);
+        dash_secret_free(rk);
         break;
     }
     case 3: {
         op = "collab.set_active";
-        const char *on = field(d, "active", 8);
+        const char *on = dash_form_or_empty(d, "active", 8);
         if (strcmp(on, "true") && strcmp(on, "false")) {
             json_decref(args);
             dash_error(d, 400, "The form was not understood.");
@@ -614,13 +576,13 @@ void dash_page_collab(struct dash_req *d)
     case 6:
         op = "collab.invite";
         json_object_set_new(args, "key_id", json_string(kid));
-        json_object_set_new(args, "email", json_string(field(d, "email", 320)));
-        if (*field(d, "message", 4096))
-            json_object_set_new(args, "message", json_string(field(d, "message", 4096)));
+        json_object_set_new(args, "email", json_string(dash_form_or_empty(d, "email", 320)));
+        if (*dash_form_or_empty(d, "message", 4096))
+            json_object_set_new(args, "message", json_string(dash_form_or_empty(d, "message", 4096)));
         break;
     default:
         op = "collab.revoke";
-        json_object_set_new(args, "invitation_id", json_string(field(d, "invitation_id", 64)));
+        json_object_set_new(args, "invitation_id", json_string(dash_form_or_empty(d, "invitation_id", 64)));
         json_object_set_new(args, "password", json_string(pw));
         break;
     }

@@ -90,15 +90,6 @@ static void put_terms(struct strbuf *b, const json_t *p)
     }
 }
 
-static void password_field(struct strbuf *b, const char *id)
-{
-    dash_put(b, "<label for=\"");
-    dash_put(b, id);
-    dash_put(b, "\">Your password</label>\n<input type=\"password\" id=\"");
-    dash_put(b, id);
-    dash_put(b, "\" name=\"password\" required maxlength=\"1024\" autocomplete=\"current-password\">\n");
-}
-
 static void on_get(struct dash_req *d, const struct dash_answer *a)
 {
     if (!a->ok) {
@@ -193,14 +184,14 @@ static void on_get(struct dash_req *d, const struct dash_answer *a)
             dash_put(&b, cur ? ") — current plan</span></label>\n" : ")</span></label>\n");
         }
         dash_put(&b, "</fieldset>\n");
-        password_field(&b, "change_password");
+        dash_password_input(&b, "change_password");
         dash_put(&b, "<button type=\"submit\">Change plan</button>\n</form>\n");
         if (strcmp(code, "free")) {
             dash_put(&b, "<h2>Cancel plan</h2>\n<p>Cancelling moves this account to the <strong>free</strong> plan "
                          "at once: 1,000 calls per 30 days, counting the calls already made in this period; "
                          "calls beyond that are refused until the next period. Your APIs and data stay.</p>\n");
             dash_form_open(&b, d, PAGE "/cancel");
-            password_field(&b, "cancel_password");
+            dash_password_input(&b, "cancel_password");
             dash_put(&b, "<button type=\"submit\" class=\"danger\">Cancel plan</button>\n</form>\n");
         }
     }
@@ -258,8 +249,7 @@ static void on_changed(struct dash_req *d, const struct dash_answer *a)
 
 static const char *form_password(struct dash_req *d)
 {
-    const char *pw = dash_form(d, "password");
-    return pw && strlen(pw) <= PASSWORD_MAX ? pw : "";
+    return dash_form_or_empty(d, "password", PASSWORD_MAX);
 }
 
 void dash_page_subscription_change(struct dash_req *d)
