@@ -76,6 +76,14 @@ bool auth_secret_param(const char *secret, char hp[AUTH_HASH_PARAM_LEN])
     return true;
 }
 
+void auth_secret_free(char *secret)
+{
+    if (!secret)
+        return;
+    sodium_memzero(secret, strlen(secret));
+    free(secret);
+}
+
 enum tm_error auth_tx_begin(struct tool_ctx *ctx)
 {
     if (!db_exec(ctx->db, "BEGIN"))
@@ -177,34 +185,35 @@ static enum tm_error client_load(struct tool_ctx *ctx, const char *client_id, st
     return TM_OK;
 }
 
+/* Whether the client row of SQL_CLIENT_GET accepts how args authenticate. */
+static bool client_credentials_match(const PGresult *res, const json_t *args)
+{
+    /* A client authenticates the way it registered: a secret sent in the body
+     * by a client_secret_basic client (or the reverse) is refused. */
+    const char *method = str_arg(args, "auth_method");
+    if (method && strcmp(method, PQgetvalue(res, 0, 3)) != 0)
+        return false;
+    if (PQgetisnull(res, 0, 6))
+        return true;   /* public client: PKCE is its proof */
+    const char *secret = str_arg(args, "client_secret");
+    char hp[AUTH_HASH_PARAM_LEN];
+    const char *stored = PQgetvalue(res, 0, 6);
+    return auth_secret_param(secret, hp) && ct_equal(hp + 2, 64, stored, strlen(stored));
+}
+
 /* Client authentication at the token and revocation endpoints: a client with
  * a secret must present it (compared as SHA-256 in constant time). */
-static enum tm_error client_authenticate(struct tool_ctx *ctx, const json_t *args, struct client *c)
+static enum tm_error client_authenticate(struct tool_ctx *ctx, const json_t *args)
 {
-    enum tm_error code = client_load(ctx, str_arg(args, "client_id"), c);
+    struct client c;
+    enum tm_error code = client_load(ctx, str_arg(args, "client_id"), &c);
     if (code == TM_ERR_NOT_FOUND)
         return invalid_client(ctx);
     if (code != TM_OK)
         return code;
-    /* A client authenticates the way it registered: a secret sent in the body
-     * by a client_secret_basic client (or the reverse) is refused. */
-    const char *method = str_arg(args, "auth_method");
-    if (method && strcmp(method, PQgetvalue(c->res, 0, 3)) != 0) {
-        PQclear(c->res);
-        c->res = NULL;
-        return invalid_client(ctx);
-    }
-    if (PQgetisnull(c->res, 0, 6))
-        return TM_OK;   /* public client: PKCE is its proof */
-    const char *secret = str_arg(args, "client_secret");
-    char hp[AUTH_HASH_PARAM_LEN];
-    const char *stored = PQgetvalue(c->res, 0, 6);
-    if (!auth_secret_param(secret, hp) || !ct_equal(hp + 2, 64, stored, strlen(stored))) {
-        PQclear(c->res);
-        c->res = NULL;
-        return invalid_client(ctx);
-    }
-    return TM_OK;
+    bool ok = client_credentials_match(c.res, args);
+    PQclear(c.res);
+    return ok ? TM_OK : invalid_client(ctx);
 }
 
 static json_t *json_parse_text(const char *text)
@@ -476,10 +485,7 @@ out:
         json_decref(*result);
         *result = NULL;
     }
-    if (secret) {
-        sodium_memzero(secret, strlen(secret));
-        free(secret);
-    }
+    auth_secret_free(secret);
     json_decref(out);
     free(client_id);
     free(md_text);
@@ -575,8 +581,7 @@ enum tm_error auth_oauth_create_code(struct tool_ctx *ctx, const json_t *args, j
     code = auth_tx_end(ctx, TM_OK, true);
     if (code == TM_OK)
         *result = json_pack("{s:s, s:s, s:s}", "code", codestr, "grant_id", grant_id, "scope", scope);
-    sodium_memzero(codestr, strlen(codestr));
-    free(codestr);
+    auth_secret_free(codestr);
     return code;
 }
 
@@ -635,39 +640,51 @@ static enum tm_error issue(struct tool_ctx *ctx, const char *family, const char 
         *result = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?}", "account_id", account_id, "client_id", client_id,
                             "scope", scope, "grant_id", grant_id, "refresh_token", token, "resource", resource);
     }
-    sodium_memzero(token, strlen(token));
-    free(token);
+    auth_secret_free(token);
     return code;
+}
+
+/* The row sql finds for a presented code or refresh token (args.<name>): $1 is
+ * its hash, also put into hp, and $2 second unless NULL. NULL when it cannot
+ * be one of ours or there is no such row (invalid_grant with unknown), or on
+ * a failure (recorded). */
+static PGresult *presented_row(struct tool_ctx *ctx, const json_t *args, const char *name, const char *sql,
+                               const char *second, const char *unknown, char hp[AUTH_HASH_PARAM_LEN])
+{
+    if (!auth_secret_param(str_arg(args, name), hp)) {
+        invalid_grant(ctx, unknown);
+        return NULL;
+    }
+    const char *p[2] = {hp, second};
+    PGresult *res = q(ctx, sql, second ? 2 : 1, p);
+    if (res && PQntuples(res) != 1) {
+        PQclear(res);
+        invalid_grant(ctx, unknown);
+        return NULL;
+    }
+    return res;
 }
 
 /* The body of redeem_code inside its transaction; *commit says whether its
  * writes stay even on failure. */
 static enum tm_error redeem(struct tool_ctx *ctx, const json_t *args, json_t **result, bool *commit)
 {
-    struct client c;
-    enum tm_error code = client_authenticate(ctx, args, &c);
+    enum tm_error code = client_authenticate(ctx, args);
     if (code != TM_OK)
         return code;
-    PQclear(c.res);
     const char *client_id = str_arg(args, "client_id");
     const char *redirect_uri = str_arg(args, "redirect_uri");
     const char *verifier = str_arg(args, "code_verifier");
 
-    char hp[AUTH_HASH_PARAM_LEN];
-    if (!auth_secret_param(str_arg(args, "code"), hp))
-        return invalid_grant(ctx, "unknown authorization code");
     /* A second delivery of the same request (nng REQ resends) is not reuse:
      * it runs every check again and gets a token of its own. */
     char reqid[2 + 2 * ENV_ID_LEN + 1] = "\\x";
     hex_encode(ctx->request_id, ENV_ID_LEN, reqid + 2);
-    const char *p[2] = {hp, reqid};
-    PGresult *res = q(ctx, SQL_CODE_LOOKUP, 2, p);
+    char hp[AUTH_HASH_PARAM_LEN];
+    PGresult *res = presented_row(ctx, args, "code", SQL_CODE_LOOKUP, reqid, "unknown authorization code", hp);
     if (!res)
         return ctx->code;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return invalid_grant(ctx, "unknown authorization code");
-    }
+    const char *p[2] = {hp, reqid};
     char grant_id[37];
     snprintf(grant_id, sizeof grant_id, "%s", PQgetvalue(res, 0, 0));
     bool used = PQgetvalue(res, 0, 7)[0] == 't';
@@ -739,25 +756,16 @@ enum tm_error auth_oauth_redeem_code(struct tool_ctx *ctx, const json_t *args, j
 
 static enum tm_error refresh(struct tool_ctx *ctx, const json_t *args, json_t **result, bool *commit)
 {
-    struct client c;
-    enum tm_error code = client_authenticate(ctx, args, &c);
+    enum tm_error code = client_authenticate(ctx, args);
     if (code != TM_OK)
         return code;
-    PQclear(c.res);
     const char *client_id = str_arg(args, "client_id");
     const json_t *scope_v = json_object_get(args, "scope");
 
     char hp[AUTH_HASH_PARAM_LEN];
-    if (!auth_secret_param(str_arg(args, "refresh_token"), hp))
-        return invalid_grant(ctx, "unknown refresh token");
-    const char *p[1] = {hp};
-    PGresult *res = q(ctx, SQL_RT_LOOKUP, 1, p);
+    PGresult *res = presented_row(ctx, args, "refresh_token", SQL_RT_LOOKUP, NULL, "unknown refresh token", hp);
     if (!res)
         return ctx->code;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return invalid_grant(ctx, "unknown refresh token");
-    }
     char family[37], grant_id[37], account_id[37];
     snprintf(family, sizeof family, "%s", PQgetvalue(res, 0, 0));
     snprintf(grant_id, sizeof grant_id, "%s", PQgetvalue(res, 0, 1));
@@ -829,11 +837,9 @@ static const char SQL_RT_OWNER[] =
 
 enum tm_error auth_oauth_revoke(struct tool_ctx *ctx, const json_t *args, json_t **result)
 {
-    struct client c;
-    enum tm_error code = client_authenticate(ctx, args, &c);
+    enum tm_error code = client_authenticate(ctx, args);
     if (code != TM_OK)
         return code;
-    PQclear(c.res);
     char hp[AUTH_HASH_PARAM_LEN];
     /* RFC 7009 §2.2: an unknown or malformed token is not an error. */
     if (!auth_secret_param(str_arg(args, "token"), hp)) {

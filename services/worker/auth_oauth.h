@@ -27,6 +27,9 @@ char *auth_secret_new(char hash_param[AUTH_HASH_PARAM_LEN]);
 /* Hash parameter of a presented secret; false if it cannot be one of ours
  * (absent, empty or longer than 100 bytes), so it is not looked up at all. */
 bool auth_secret_param(const char *secret, char hash_param[AUTH_HASH_PARAM_LEN]);
+/* Wipes and frees a secret string (NULL is fine): secrets, and the texts that
+ * carry one, such as an e-mail with a link. */
+void auth_secret_free(char *secret);
 
 /* Transactions of auth handlers: begin returns TM_OK or the failure (already
  * recorded with tool_fail); end commits when commit is true (success, or a
@@ -41,6 +44,14 @@ enum tm_error auth_tx_end(struct tool_ctx *ctx, enum tm_error code, bool commit)
  * Returns TM_OK, TM_ERR_NOT_FOUND (recorded) or a database failure. */
 enum tm_error auth_web_session_lookup(struct tool_ctx *ctx, const char *session, char account_id[37],
                                       char **email, char **csrf);
+
+/* Counts a failed sign-in of account_id (a wrong password at sign-in, or
+ * given again for a dashboard action): failures older than 15 minutes are
+ * pruned, and at the tenth within 15 minutes the account's sign-in is locked
+ * for 15 minutes and its count starts again; *locked says whether it was.
+ * Runs in the caller's transaction, if any. False on a database failure
+ * (recorded on ctx). */
+bool auth_login_failure(struct tool_ctx *ctx, const char *account_id, bool *locked);
 
 enum tm_error auth_oauth_register_client(struct tool_ctx *ctx, const json_t *args, json_t **result);
 enum tm_error auth_oauth_get_client(struct tool_ctx *ctx, const json_t *args, json_t **result);

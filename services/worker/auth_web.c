@@ -144,23 +144,30 @@ static bool address_failed(struct tool_ctx *ctx, const char *ip)
     return exec1(ctx, SQL_ADDR_FAIL, ip, NULL);
 }
 
-/* A failed sign-in of a known account: recorded, and the account is locked
- * at the tenth within 15 minutes. */
-static enum tm_error record_failure(struct tool_ctx *ctx, const char *account_id, const char *ip)
+bool auth_login_failure(struct tool_ctx *ctx, const char *account_id, bool *locked)
 {
     PGresult *res = NULL;
-    if (!address_failed(ctx, ip) || !exec1(ctx, SQL_FAIL_PRUNE, account_id, NULL) || !exec1(ctx, SQL_FAIL_INSERT, account_id, NULL) ||
+    if (!exec1(ctx, SQL_FAIL_PRUNE, account_id, NULL) || !exec1(ctx, SQL_FAIL_INSERT, account_id, NULL) ||
         !exec1(ctx, SQL_FAIL_LOCK, account_id, &res))
-        return ctx->code;
-    bool locked = PQntuples(res) == 1;
+        return false;
+    *locked = PQntuples(res) == 1;
     PQclear(res);
-    if (locked) {
-        log_warn("sign-in of account %s locked for 15 minutes after 10 failures", account_id);
-        if (!exec1(ctx, SQL_FAIL_CLEAR, account_id, NULL))
-            return ctx->code;
+    if (!*locked)
+        return true;
+    log_warn("sign-in of account %s locked for 15 minutes after 10 failures", account_id);
+    return exec1(ctx, SQL_FAIL_CLEAR, account_id, NULL);
+}
+
+/* A failed sign-in of a known account: counted against the address and the
+ * account, which is locked at the tenth within 15 minutes. */
+static enum tm_error record_failure(struct tool_ctx *ctx, const char *account_id, const char *ip)
+{
+    bool locked;
+    if (!address_failed(ctx, ip) || !auth_login_failure(ctx, account_id, &locked))
+        return ctx->code;
+    if (locked)
         return tool_fail(ctx, TM_ERR_RATE_LIMITED, json_pack("{s:i}", "retry_after_s", 900),
                          "too many failed sign-ins: sign-in to this account is locked for 15 minutes");
-    }
     return tool_fail(ctx, TM_ERR_PERMISSION_DENIED, NULL, BAD_CREDENTIALS);
 }
 
@@ -241,12 +248,10 @@ enum tm_error auth_web_login(struct tool_ctx *ctx, const json_t *args, json_t **
         *result = json_pack("{s:s, s:s, s:s, s:s}", "session", session, "account_id", account_id, "email",
                             acct_email, "csrf", csrf);
     }
-    sodium_memzero(session, strlen(session));
-    free(session);
+    auth_secret_free(session);
     free(csrf);
 out:
-    sodium_memzero(hash, strlen(hash));
-    free(hash);
+    auth_secret_free(hash);
     free(acct_email);
     return code;
 }

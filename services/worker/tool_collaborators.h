@@ -26,10 +26,11 @@ enum tm_error tool_collaborators_invite(struct tool_ctx *ctx, const json_t *args
 enum tm_error auth_web_accept_invitation(struct tool_ctx *ctx, const json_t *args, json_t **result);
 
 /* A new gateway key for a collaboration key (also for the dashboard's
- * regenerate, web_collab.c): a random tm_test_ (live: tm_live_) key into key,
- * its SHA-256 as a bytea literal ("\\x" and 64 hex digits) into hash_hex, and
- * the key sealed with the workers' key box as a bytea literal into *enc (to
- * free). False when the key box is not available. */
+ * regenerate of owner and collaboration keys, web_key_regenerate): a random
+ * tm_test_ (live: tm_live_) key into key, its SHA-256 as a bytea literal
+ * ("\\x" and 64 hex digits) into hash_hex, and the key sealed with the
+ * workers' key box as a bytea literal into *enc (to free). False when the
+ * key box is not available. */
 #define COLLAB_HASH_HEX_LEN (2 + 64 + 1)
 bool collab_key_new(const struct config *cfg, bool live, char key[GATEWAY_KEY_LEN + 1],
                     char hash_hex[COLLAB_HASH_HEX_LEN], char **enc);

@@ -50,6 +50,16 @@ bool web_after_rollback(struct tool_ctx *ctx);
  * Returns TM_OK or the recorded failure. */
 enum tm_error web_audit(struct tool_ctx *ctx, const char *action, const char *target_type, const char *target_id,
                         const char *details_json);
+/* web_audit with the details as a JSON object, which it takes (NULL for none). */
+enum tm_error web_audit_json(struct tool_ctx *ctx, const char *action, const char *target_type, const char *target_id,
+                             json_t *details);
+
+/* Arguments of the pages' actions, checked before the password or any query:
+ * args.<name> as a UUID, else not_found with message (an id of the wrong
+ * shape is as unknown as a missing one); args.environment, "sandbox" or
+ * "production", else invalid_argument. NULL on failure (recorded). */
+const char *web_uuid_arg(struct tool_ctx *ctx, const json_t *args, const char *name, const char *message);
+const char *web_environment_arg(struct tool_ctx *ctx, const json_t *args);
 
 /* For destructive actions: args.password must be the account's password
  * (argon2id). Wrong or missing -> permission_denied "wrong password", counted
@@ -107,6 +117,16 @@ enum tm_error web_endpoint_clear_sandbox(struct tool_ctx *ctx, const json_t *arg
  * recorded on ctx). */
 enum tm_error web_seal_for_edge(struct tool_ctx *ctx, const json_t *args, const char *secret, char **out);
 char *web_open_stored(struct tool_ctx *ctx, const char *bytea_text);
+/* A stored keybox-sealed secret (bytea text) sealed for the edge instead into *sealed (to free); the clear
+ * text is wiped before it returns. */
+enum tm_error web_reseal_stored(struct tool_ctx *ctx, const json_t *args, const char *bytea_text, char **sealed);
+/* Regenerates a gateway key in place: a new key for env (production: tm_live_, else tm_test_) is written by
+ * sql, whose parameters are the n (at most 5) of p followed by the new key's hash, sealed form and last four
+ * characters (collab_key_new). When sql updated a row, the key is answered sealed for the edge into *sealed
+ * (to free) and masked into masked[64]; when it updated none, *sealed stays NULL (the caller says what is
+ * missing). */
+enum tm_error web_key_regenerate(struct tool_ctx *ctx, const json_t *args, const char *sql, int n,
+                                 const char *const *p, const char *env, char **sealed, char masked[64]);
 
 /* ---- collaboration keys and invitations (web_collab.c) ---- */
 enum tm_error web_collab_list(struct tool_ctx *ctx, const json_t *args, json_t **result);

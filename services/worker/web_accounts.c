@@ -45,7 +45,8 @@ static const char SQL_MAIL_COUNT[] =
 static const char SQL_MAIL_PRUNE[] =
     "DELETE FROM account_mail_log WHERE (email = lower($1) OR ip = $2) AND at <= now() - interval '1 hour'";
 static const char SQL_MAIL_LOG[] = "INSERT INTO account_mail_log (email, kind, ip) VALUES (lower($1), $2, $3)";
-static const char SQL_SIGNUP[] = "SELECT id::text, created, verified FROM signup_account($1, $2)";
+static const char SQL_SIGNUP[] = "SELECT id::text, verified FROM signup_account($1, $2)";
+static const char SQL_RESET_ACCOUNT[] = "SELECT id::text FROM login_account($1)";
 static const char SQL_SET_ACCOUNT[] = "SELECT set_config('app.account_id', $1, true)";
 /* An account's spent links go when it gets a new one, so the table stays small. */
 static const char SQL_TOKEN_PRUNE[] =
@@ -124,6 +125,25 @@ static char *new_token(struct tool_ctx *ctx, const char *account_id, const char 
     return token;
 }
 
+/* The account an e-mail goes to: the row of sql (id, then verified if asked for), made the transaction's
+ * account (set_account). account_id[40] is "" when there is no row. */
+static enum tm_error mail_account(struct tool_ctx *ctx, const char *sql, int n, const char *const *p,
+                                  char account_id[40], bool *verified)
+{
+    account_id[0] = '\0';
+    PGresult *res = tool_query(ctx, sql, n, p);
+    if (!res)
+        return ctx->code;
+    bool found = PQntuples(res) == 1;
+    if (found) {
+        snprintf(account_id, 40, "%s", PQgetvalue(res, 0, 0));
+        if (verified)
+            *verified = PQgetvalue(res, 0, 1)[0] == 't';
+    }
+    PQclear(res);
+    return !found || set_account(ctx, account_id) ? TM_OK : ctx->code;
+}
+
 static const char *arg_ip(const json_t *args)
 {
     const char *ip = json_string_value(json_object_get(args, "ip"));
@@ -159,23 +179,13 @@ enum tm_error auth_web_signup(struct tool_ctx *ctx, const json_t *args, json_t *
         goto out;
     }
     const char *sp[2] = {email, hash};
-    PGresult *res = tool_query(ctx, SQL_SIGNUP, 2, sp);
-    if (!res) {
-        code = ctx->code;
-        goto out;
-    }
-    if (PQntuples(res) != 1) {
-        /* A deleted account's address: reserved, nothing to send, the same answer. */
-        PQclear(res);
-        *result = json_pack("{s:b}", "queued", 1);
-        goto out;
-    }
     char account_id[40];
-    snprintf(account_id, sizeof account_id, "%s", PQgetvalue(res, 0, 0));
-    bool verified = PQgetvalue(res, 0, 2)[0] == 't';
-    PQclear(res);
-    if (!set_account(ctx, account_id)) {
-        code = ctx->code;
+    bool verified = false;
+    if ((code = mail_account(ctx, SQL_SIGNUP, 2, sp, account_id, &verified)) != TM_OK)
+        goto out;
+    if (!account_id[0]) {
+        /* A deleted account's address: reserved, nothing to send, the same answer. */
+        *result = json_pack("{s:b}", "queued", 1);
         goto out;
     }
     const char *url = ctx->cfg->public_url;
@@ -206,14 +216,8 @@ out:
     code = auth_tx_end(ctx, code, code == TM_OK);
 out_notx:
     sodium_memzero(hash, sizeof hash);
-    if (token) {
-        sodium_memzero(token, strlen(token));
-        free(token);
-    }
-    if (body) {
-        sodium_memzero(body, strlen(body));
-        free(body);
-    }
+    auth_secret_free(token);
+    auth_secret_free(body);
     return code;
 }
 
@@ -269,28 +273,37 @@ static bool audit(struct tool_ctx *ctx, const char *account_id, const char *acti
     return run(ctx, SQL_AUDIT, 3, p);
 }
 
-enum tm_error auth_web_verify(struct tool_ctx *ctx, const json_t *args, json_t **result)
+/* Follows a link of purpose in its own transaction -> {email}: takes its token, marks the address verified
+ * with the password new_hash (NULL: the one stored with the token, if any, else the password stays), runs
+ * the statements of then (NULL-terminated, may be NULL; $1 the account) and writes the audit row action. */
+static enum tm_error follow_link(struct tool_ctx *ctx, const json_t *args, const char *purpose,
+                                 const char *new_hash, const char *const *then, const char *action, json_t **result)
 {
     enum tm_error code = auth_tx_begin(ctx);
     if (code != TM_OK)
         return code;
     char account_id[40];
-    char *hash = NULL, *email = NULL;
-    code = take_token(ctx, tool_arg_str(args, "token"), "verify", account_id, &hash, &email);
+    char *stored = NULL, *email = NULL;
+    code = take_token(ctx, tool_arg_str(args, "token"), purpose, account_id, &stored, &email);
     if (code == TM_OK) {
-        const char *p[2] = {account_id, hash};
-        if (!run(ctx, SQL_VERIFY, 2, p) || !audit(ctx, account_id, "account.verify", args))
-            code = ctx->code;
-        else
+        const char *p[2] = {account_id, new_hash ? new_hash : stored};
+        bool ok = run(ctx, SQL_VERIFY, 2, p);
+        for (size_t i = 0; ok && then && then[i]; i++)
+            ok = run(ctx, then[i], 1, p);
+        if (ok && audit(ctx, account_id, action, args))
             *result = json_pack("{s:s}", "email", email);
+        else
+            code = ctx->code;
     }
     code = auth_tx_end(ctx, code, code == TM_OK);
-    if (hash) {
-        sodium_memzero(hash, strlen(hash));
-        free(hash);
-    }
+    auth_secret_free(stored);
     free(email);
     return code;
+}
+
+enum tm_error auth_web_verify(struct tool_ctx *ctx, const json_t *args, json_t **result)
+{
+    return follow_link(ctx, args, "verify", NULL, NULL, "account.verify", result);
 }
 
 /* ---- password reset --------------------------------------------------------------- */
@@ -309,19 +322,10 @@ enum tm_error auth_web_password_forgot(struct tool_ctx *ctx, const json_t *args,
     if ((code = mail_budget(ctx, email, ip, "reset", &over)) != TM_OK || over)
         goto out;
     const char *p[1] = {email};
-    PGresult *res = tool_query(ctx, "SELECT id::text FROM login_account($1)", 1, p);
-    if (!res) {
-        code = ctx->code;
-        goto out;
-    }
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        goto out;
-    }
     char account_id[40];
-    snprintf(account_id, sizeof account_id, "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
-    if (!set_account(ctx, account_id) || !(token = new_token(ctx, account_id, "reset", NULL, "1 hour"))) {
+    if ((code = mail_account(ctx, SQL_RESET_ACCOUNT, 1, p, account_id, NULL)) != TM_OK || !account_id[0])
+        goto out;
+    if (!(token = new_token(ctx, account_id, "reset", NULL, "1 hour"))) {
         code = ctx->code;
         goto out;
     }
@@ -336,14 +340,8 @@ out:
     if (code == TM_OK)
         *result = json_pack("{s:b}", "queued", 1);
     code = auth_tx_end(ctx, code, code == TM_OK);
-    if (token) {
-        sodium_memzero(token, strlen(token));
-        free(token);
-    }
-    if (body) {
-        sodium_memzero(body, strlen(body));
-        free(body);
-    }
+    auth_secret_free(token);
+    auth_secret_free(body);
     return code;
 }
 
@@ -356,24 +354,9 @@ enum tm_error auth_web_password_reset(struct tool_ctx *ctx, const json_t *args, 
     char hash[128];
     if (!web_password_hash(password, hash))
         return tool_fail(ctx, TM_ERR_INTERNAL, NULL, "internal error");
-    enum tm_error code = auth_tx_begin(ctx);
-    if (code != TM_OK)
-        return code;
-    char account_id[40];
-    char *unused = NULL, *email = NULL;
-    code = take_token(ctx, tool_arg_str(args, "token"), "reset", account_id, &unused, &email);
-    if (code == TM_OK) {
-        const char *p[2] = {account_id, hash};
-        const char *a[1] = {account_id};
-        if (!run(ctx, SQL_VERIFY, 2, p) || !run(ctx, SQL_REVOKE_SESSIONS, 1, a) || !run(ctx, SQL_UNLOCK, 1, a) ||
-            !run(ctx, SQL_UNFAIL, 1, a) || !audit(ctx, account_id, "password.reset", args))
-            code = ctx->code;
-        else
-            *result = json_pack("{s:s}", "email", email);
-    }
-    code = auth_tx_end(ctx, code, code == TM_OK);
+    /* A reset also ends every session and lifts a sign-in lockout. */
+    static const char *const then[] = {SQL_REVOKE_SESSIONS, SQL_UNLOCK, SQL_UNFAIL, NULL};
+    enum tm_error code = follow_link(ctx, args, "reset", hash, then, "password.reset", result);
     sodium_memzero(hash, sizeof hash);
-    free(unused);
-    free(email);
     return code;
 }

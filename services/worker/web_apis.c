@@ -23,11 +23,15 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "common/keybox.h"
 #include "common/util.h"
+#include "services/worker/auth_oauth.h"
 #include "services/worker/cursor.h"
 #include "services/worker/dispatch.h"
 #include "services/worker/gateway.h"
+#include "services/worker/tool_collaborators.h"
 #include "services/worker/tool_logs.h"
 #include "services/worker/tool_util.h"
 #include "services/worker/web.h"
@@ -39,26 +43,12 @@
 
 /* ---- shared pieces ------------------------------------------------------- */
 
+#define NO_ENDPOINT "no such endpoint in this account"
+
 /* args.endpoint_id: must be a UUID (checked before any query). */
 static const char *endpoint_id_arg(struct tool_ctx *ctx, const json_t *args)
 {
-    const char *id = tool_arg_str(args, "endpoint_id");
-    if (!id || !is_uuid(id)) {
-        tool_fail(ctx, TM_ERR_NOT_FOUND, NULL, "no such endpoint in this account");
-        return NULL;
-    }
-    return id;
-}
-
-/* args.environment: "sandbox" or "production". */
-static const char *environment_arg(struct tool_ctx *ctx, const json_t *args)
-{
-    const char *env = tool_arg_str(args, "environment");
-    if (!env || (strcmp(env, "sandbox") && strcmp(env, "production"))) {
-        tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "environment must be sandbox or production");
-        return NULL;
-    }
-    return env;
+    return web_uuid_arg(ctx, args, "endpoint_id", NO_ENDPOINT);
 }
 
 static const char SQL_OWN[] =
@@ -76,7 +66,7 @@ static enum tm_error own_endpoint(struct tool_ctx *ctx, const char *id, bool loc
         return ctx->code;
     if (PQntuples(res) != 1) {
         PQclear(res);
-        return tool_fail(ctx, TM_ERR_NOT_FOUND, NULL, "no such endpoint in this account");
+        return tool_fail(ctx, TM_ERR_NOT_FOUND, NULL, NO_ENDPOINT);
     }
     if (name)
         snprintf(name, 256, "%s", PQgetvalue(res, 0, 0));
@@ -116,6 +106,44 @@ char *web_open_stored(struct tool_ctx *ctx, const char *bytea_text)
     if (!plain)
         tool_fail(ctx, TM_ERR_INTERNAL, NULL, "internal error");
     return plain;
+}
+
+/* Also the other pages' (web.h). */
+enum tm_error web_reseal_stored(struct tool_ctx *ctx, const json_t *args, const char *bytea_text, char **sealed)
+{
+    char *plain = web_open_stored(ctx, bytea_text);
+    if (!plain)
+        return ctx->code;
+    enum tm_error rc = web_seal_for_edge(ctx, args, plain, sealed);
+    auth_secret_free(plain);
+    return rc;
+}
+
+/* Also the other pages' (web.h). */
+enum tm_error web_key_regenerate(struct tool_ctx *ctx, const json_t *args, const char *sql, int n,
+                                 const char *const *p, const char *env, char **sealed, char masked[64])
+{
+    *sealed = NULL;
+    bool live = !strcmp(env, "production");
+    char key[GATEWAY_KEY_LEN + 1], hash_hex[COLLAB_HASH_HEX_LEN];
+    char *enc;
+    if (n > 5 || !collab_key_new(ctx->cfg, live, key, hash_hex, &enc))
+        return tool_fail(ctx, TM_ERR_INTERNAL, NULL, "internal error");
+    const char *q[8];
+    memcpy(q, p, (size_t)n * sizeof *q);
+    q[n] = hash_hex;
+    q[n + 1] = enc;
+    q[n + 2] = key + strlen(key) - 4;
+    PGresult *res = tool_query(ctx, sql, n + 3, q);
+    free(enc);
+    enum tm_error rc = res ? TM_OK : ctx->code;
+    if (res && !strcmp(PQcmdTuples(res), "1")) {
+        gateway_key_mask(live ? "tm_live_" : "tm_test_", key + strlen(key) - 4, masked, 64);
+        rc = web_seal_for_edge(ctx, args, key, sealed);
+    }
+    PQclear(res);
+    sodium_memzero(key, sizeof key);
+    return rc;
 }
 
 /* ---- endpoints.list ---------------------------------------------------------- */
@@ -253,8 +281,7 @@ enum tm_error web_endpoint_detail(struct tool_ctx *ctx, const json_t *args, json
         }
         char masked[64];
         webhook_mask(s, masked, sizeof masked);
-        memset(s, 0, strlen(s));
-        free(s);
+        auth_secret_free(s);
         json_object_set_new(secrets, PQgetvalue(res, i, 0), json_pack("{s:s}", "masked", masked));
     }
     PQclear(res);
@@ -297,9 +324,7 @@ static const char SQL_WEBHOOK_SECRET[] =
 enum tm_error web_endpoint_reveal(struct tool_ctx *ctx, const json_t *args, json_t **result)
 {
     const char *id = endpoint_id_arg(ctx, args);
-    if (!id)
-        return ctx->code;
-    const char *env = environment_arg(ctx, args);
+    const char *env = id ? web_environment_arg(ctx, args) : NULL;
     if (!env)
         return ctx->code;
     const char *what = tool_arg_str(args, "secret");
@@ -317,26 +342,16 @@ enum tm_error web_endpoint_reveal(struct tool_ctx *ctx, const json_t *args, json
         return tool_fail(ctx, TM_ERR_NOT_FOUND, NULL, "this endpoint has no %s in %s",
                          key ? "owner key" : "webhook secret", env);
     }
-    char *plain = web_open_stored(ctx, PQgetvalue(res, 0, 0));
-    PQclear(res);
-    if (!plain)
-        return ctx->code;
     char *sealed = NULL;
-    enum tm_error rc = web_seal_for_edge(ctx, args, plain, &sealed);
-    memset(plain, 0, strlen(plain));
-    free(plain);
-    if (rc != TM_OK)
-        return rc;
-    char details[64];
-    snprintf(details, sizeof details, "{\"environment\":\"%s\"}", env);
-    if (web_audit(ctx, key ? "endpoint.key_reveal" : "endpoint.webhook_secret_reveal", "endpoint", id, details) !=
-        TM_OK) {
-        free(sealed);
-        return ctx->code;
-    }
-    *result = json_pack("{s:s, s:s, s:s}", "sealed", sealed, "environment", env, "secret", what);
+    enum tm_error rc = web_reseal_stored(ctx, args, PQgetvalue(res, 0, 0), &sealed);
+    PQclear(res);
+    if (rc == TM_OK)
+        rc = web_audit_json(ctx, key ? "endpoint.key_reveal" : "endpoint.webhook_secret_reveal", "endpoint", id,
+                            json_pack("{s:s}", "environment", env));
+    if (rc == TM_OK)
+        *result = json_pack("{s:s, s:s, s:s}", "sealed", sealed, "environment", env, "secret", what);
     free(sealed);
-    return TM_OK;
+    return rc;
 }
 
 /* ---- endpoints.regenerate_key ----------------------------------------------------------- */
@@ -352,56 +367,23 @@ static const char SQL_REGENERATE[] =
 enum tm_error web_endpoint_regenerate_key(struct tool_ctx *ctx, const json_t *args, json_t **result)
 {
     const char *id = endpoint_id_arg(ctx, args);
-    if (!id)
-        return ctx->code;
-    const char *env = environment_arg(ctx, args);
+    const char *env = id ? web_environment_arg(ctx, args) : NULL;
     if (!env)
         return ctx->code;
     if (web_require_password(ctx, args) != TM_OK || own_endpoint(ctx, id, true, NULL, NULL) != TM_OK)
         return ctx->code;
-    const struct keybox *kb = gateway_keybox(ctx->cfg);
-    if (!kb)
-        return tool_fail(ctx, TM_ERR_INTERNAL, NULL, "internal error");
-    char key[GATEWAY_KEY_LEN + 1];
-    gateway_key_generate(!strcmp(env, "production"), key);
-    uint8_t hash[32];
-    sha256(key, strlen(key), hash);
-    char hash_hex[2 + 64 + 1] = "\\x";
-    hex_encode(hash, sizeof hash, hash_hex + 2);
-    size_t blen;
-    uint8_t *box = keybox_seal(kb, key, strlen(key), &blen);
-    char *enc = keybox_bytea_hex(box, blen);
-    free(box);
-    const char *p[6] = {id, ctx->who->account_id, env, hash_hex, enc, key + strlen(key) - 4};
-    PGresult *res = tool_query(ctx, SQL_REGENERATE, 6, p);
-    free(enc);
-    if (!res) {
-        memset(key, 0, sizeof key);
-        return ctx->code;
-    }
-    bool updated = !strcmp(PQcmdTuples(res), "1");
-    PQclear(res);
-    if (!updated) {
-        memset(key, 0, sizeof key);
-        return tool_fail(ctx, TM_ERR_NOT_FOUND, NULL, "this endpoint has no owner key in %s", env);
-    }
-    char masked[64];
-    gateway_key_mask(!strcmp(env, "production") ? "tm_live_" : "tm_test_", key + strlen(key) - 4, masked,
-                     sizeof masked);
-    char *sealed = NULL;
-    enum tm_error rc = web_seal_for_edge(ctx, args, key, &sealed);
-    memset(key, 0, sizeof key);
+    const char *p[3] = {id, ctx->who->account_id, env};
+    char *sealed, masked[64];
+    enum tm_error rc = web_key_regenerate(ctx, args, SQL_REGENERATE, 3, p, env, &sealed, masked);
     if (rc != TM_OK)
         return rc;
-    char details[64];
-    snprintf(details, sizeof details, "{\"environment\":\"%s\"}", env);
-    if (web_audit(ctx, "endpoint.key_regenerate", "endpoint", id, details) != TM_OK) {
-        free(sealed);
-        return ctx->code;
-    }
-    *result = json_pack("{s:s, s:s, s:s}", "sealed", sealed, "environment", env, "masked", masked);
+    if (!sealed)
+        return tool_fail(ctx, TM_ERR_NOT_FOUND, NULL, "this endpoint has no owner key in %s", env);
+    rc = web_audit_json(ctx, "endpoint.key_regenerate", "endpoint", id, json_pack("{s:s}", "environment", env));
+    if (rc == TM_OK)
+        *result = json_pack("{s:s, s:s, s:s}", "sealed", sealed, "environment", env, "masked", masked);
     free(sealed);
-    return TM_OK;
+    return rc;
 }
 
 /* ---- endpoints.delete ---------------------------------------------------------------------- */
@@ -431,17 +413,14 @@ enum tm_error web_endpoint_delete(struct tool_ctx *ctx, const json_t *args, json
         return ctx->code;
     if (PQntuples(res) != 1) {
         PQclear(res);
-        return tool_fail(ctx, TM_ERR_NOT_FOUND, NULL, "no such endpoint in this account");
+        return tool_fail(ctx, TM_ERR_NOT_FOUND, NULL, NO_ENDPOINT);
     }
     json_int_t records = strtoll(PQgetvalue(res, 0, 0), NULL, 10), keys = strtoll(PQgetvalue(res, 0, 1), NULL, 10),
                collab = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
     PQclear(res);
-    json_t *det = json_pack("{s:s, s:s, s:I, s:I, s:I}", "name", name, "slug", slug, "records", records, "keys", keys,
-                            "collaboration_keys", collab);
-    char *dt = json_dumps(det, JSON_COMPACT);
-    json_decref(det);
-    enum tm_error rc = web_audit(ctx, "endpoint.delete", "endpoint", id, dt);
-    free(dt);
+    enum tm_error rc = web_audit_json(ctx, "endpoint.delete", "endpoint", id,
+                                      json_pack("{s:s, s:s, s:I, s:I, s:I}", "name", name, "slug", slug, "records",
+                                                records, "keys", keys, "collaboration_keys", collab));
     if (rc != TM_OK)
         return rc;
     *result = json_pack("{s:b, s:s, s:I, s:I, s:I}", "deleted", 1, "name", name, "records", records, "keys", keys,

@@ -27,9 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
-#include "common/keybox.h"
 #include "common/util.h"
 #include "services/worker/auth_oauth.h"
 #include "services/worker/tool_collaborators.h"
@@ -38,17 +35,6 @@
 
 /* ---- arguments ------------------------------------------------------------ */
 
-/* args.<name> as a UUID, else not_found with message (checked before any query). */
-static const char *uuid_arg(struct tool_ctx *ctx, const json_t *args, const char *name, const char *message)
-{
-    const char *id = tool_arg_str(args, name);
-    if (!id || !is_uuid(id)) {
-        tool_fail(ctx, TM_ERR_NOT_FOUND, NULL, "%s", message);
-        return NULL;
-    }
-    return id;
-}
-
 #define NO_ENDPOINT "no such endpoint in this account"
 #define NO_KEY "no such collaboration key on this endpoint"
 #define NO_INVITATION "no such invitation on this endpoint"
@@ -56,17 +42,14 @@ static const char *uuid_arg(struct tool_ctx *ctx, const json_t *args, const char
 /* The ids of an action have the shape of UUIDs (before the password or any other query). */
 static bool ids_shaped(struct tool_ctx *ctx, const json_t *args, const char *second, const char *message)
 {
-    return uuid_arg(ctx, args, "endpoint_id", NO_ENDPOINT) && uuid_arg(ctx, args, second, message);
+    return web_uuid_arg(ctx, args, "endpoint_id", NO_ENDPOINT) && web_uuid_arg(ctx, args, second, message);
 }
 
-static const char *environment_arg(struct tool_ctx *ctx, const json_t *args)
+/* The arguments of an action on one environment's key, in this order: the ids, then args.environment,
+ * which is returned. NULL on failure. */
+static const char *key_environment_arg(struct tool_ctx *ctx, const json_t *args)
 {
-    const char *env = tool_arg_str(args, "environment");
-    if (!env || (strcmp(env, "sandbox") && strcmp(env, "production"))) {
-        tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "environment must be sandbox or production");
-        return NULL;
-    }
-    return env;
+    return ids_shaped(ctx, args, "key_id", NO_KEY) ? web_environment_arg(ctx, args) : NULL;
 }
 
 static const char SQL_OWN_ENDPOINT[] =
@@ -75,7 +58,7 @@ static const char SQL_OWN_ENDPOINT[] =
 /* The account's live endpoint args.endpoint_id; its name into name[256] if not NULL. NULL on failure. */
 static const char *own_endpoint(struct tool_ctx *ctx, const json_t *args, char *name)
 {
-    const char *id = uuid_arg(ctx, args, "endpoint_id", NO_ENDPOINT);
+    const char *id = web_uuid_arg(ctx, args, "endpoint_id", NO_ENDPOINT);
     if (!id)
         return NULL;
     const char *p[2] = {id, ctx->who->account_id};
@@ -100,7 +83,7 @@ static const char SQL_OWN_KEY[] =
 /* The endpoint's collaboration key args.key_id (locked); its name into name[80]. NULL on failure. */
 static const char *own_key(struct tool_ctx *ctx, const json_t *args, const char *endpoint_id, char name[80])
 {
-    const char *kid = uuid_arg(ctx, args, "key_id", NO_KEY);
+    const char *kid = web_uuid_arg(ctx, args, "key_id", NO_KEY);
     if (!kid)
         return NULL;
     const char *p[3] = {kid, endpoint_id, ctx->who->account_id};
@@ -118,6 +101,26 @@ static const char *own_key(struct tool_ctx *ctx, const json_t *args, const char 
     return kid;
 }
 
+/* The account's endpoint args.endpoint_id into *id and its collaboration key args.key_id (locked), returned
+ * with its name into name[80]. NULL on failure. */
+static const char *own_endpoint_key(struct tool_ctx *ctx, const json_t *args, const char **id, char name[80])
+{
+    *id = own_endpoint(ctx, args, NULL);
+    return *id ? own_key(ctx, args, *id, name) : NULL;
+}
+
+/* The key of an action that exposes one environment's key (reveal, regenerate), checked in this order: the
+ * arguments (key_environment_arg, *env), the password again, then the endpoint (*id) and the key
+ * (own_endpoint_key, name into name[80]). NULL on failure. */
+static const char *guarded_key(struct tool_ctx *ctx, const json_t *args, const char **env, const char **id,
+                               char name[80])
+{
+    *env = key_environment_arg(ctx, args);
+    if (!*env || web_require_password(ctx, args) != TM_OK)
+        return NULL;
+    return own_endpoint_key(ctx, args, id, name);
+}
+
 /* An audit row about a key: {"endpoint_id", "name", "environment"?, ...extra}. */
 static enum tm_error audit_key(struct tool_ctx *ctx, const char *action, const char *kid, const char *endpoint_id,
                                const char *name, const char *env, json_t *extra)
@@ -127,11 +130,7 @@ static enum tm_error audit_key(struct tool_ctx *ctx, const char *action, const c
     json_object_set_new(d, "name", json_string(name));
     if (env)
         json_object_set_new(d, "environment", json_string(env));
-    char *t = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(d);
-    enum tm_error rc = web_audit(ctx, action, "collaboration_key", kid, t);
-    free(t);
-    return rc;
+    return web_audit_json(ctx, action, "collaboration_key", kid, d);
 }
 
 /* ---- collab.list ------------------------------------------------------------ */
@@ -230,11 +229,9 @@ enum tm_error web_collab_create_key(struct tool_ctx *ctx, const json_t *args, js
  * answer; every bit must be given (the form sends all four); audited (collaboration_key.permissions). */
 enum tm_error web_collab_permissions(struct tool_ctx *ctx, const json_t *args, json_t **result)
 {
-    const char *id = own_endpoint(ctx, args, NULL);
-    if (!id)
-        return ctx->code;
+    const char *id;
     char name[80];
-    const char *kid = own_key(ctx, args, id, name);
+    const char *kid = own_endpoint_key(ctx, args, &id, name);
     if (!kid)
         return ctx->code;
     json_t *perms = permissions_of(args);
@@ -255,11 +252,9 @@ enum tm_error web_collab_permissions(struct tool_ctx *ctx, const json_t *args, j
  * the 20-a-day limit holds); audited (invitation.create) unless it answered an invitation already pending. */
 enum tm_error web_collab_invite(struct tool_ctx *ctx, const json_t *args, json_t **result)
 {
-    const char *id = own_endpoint(ctx, args, NULL);
-    if (!id)
-        return ctx->code;
+    const char *id;
     char name[80];
-    const char *kid = own_key(ctx, args, id, name);
+    const char *kid = own_endpoint_key(ctx, args, &id, name);
     if (!kid)
         return ctx->code;
     const char *email = tool_arg_str(args, "email"), *msg = tool_arg_str(args, "message");
@@ -273,33 +268,28 @@ enum tm_error web_collab_invite(struct tool_ctx *ctx, const json_t *args, json_t
     if (rc != TM_OK || json_is_true(json_object_get(*result, "already_pending")))
         return rc;
     json_t *inv = json_object_get(*result, "invitation");
-    json_t *d = json_pack("{s:s, s:s, s:s, s:s}", "endpoint_id", id, "key_id", kid, "key", name, "email",
-                          json_string_value(json_object_get(inv, "email")));
-    char *t = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(d);
-    rc = web_audit(ctx, "invitation.create", "invitation", json_string_value(json_object_get(inv, "id")), t);
-    free(t);
-    return rc;
+    return web_audit_json(ctx, "invitation.create", "invitation", json_string_value(json_object_get(inv, "id")),
+                          json_pack("{s:s, s:s, s:s, s:s}", "endpoint_id", id, "key_id", kid, "key", name, "email",
+                                    json_string_value(json_object_get(inv, "email"))));
 }
 
 /* ---- collab.reveal -------------------------------------------------------------- */
 
-static const char SQL_KEY_ENC[] =
-    "SELECT key_enc FROM api_keys WHERE collaboration_key_id = $1::uuid AND endpoint_id = $2::uuid "
-    "AND account_id = $3::uuid AND environment = $4 AND kind = 'collaboration'";
+/* The gateway key (api_keys row) of one environment of a collaboration key: $1 the key, $2 its endpoint,
+ * $3 the account, $4 the environment. */
+#define ENV_KEY                                                                                                \
+    "collaboration_key_id = $1::uuid AND endpoint_id = $2::uuid AND account_id = $3::uuid AND environment = $4 " \
+    "AND kind = 'collaboration'"
+
+static const char SQL_KEY_ENC[] = "SELECT key_enc FROM api_keys WHERE " ENV_KEY;
 
 /* collab.reveal {endpoint_id, key_id, environment, password, reply_key} -> {sealed, key_id, environment}:
  * the key sealed for the edge; audited (collaboration_key.reveal). */
 enum tm_error web_collab_reveal(struct tool_ctx *ctx, const json_t *args, json_t **result)
 {
-    if (!ids_shaped(ctx, args, "key_id", NO_KEY))
-        return ctx->code;
-    const char *env = environment_arg(ctx, args);
-    if (!env || web_require_password(ctx, args) != TM_OK)
-        return ctx->code;
-    const char *id = own_endpoint(ctx, args, NULL);
+    const char *env, *id;
     char name[80];
-    const char *kid = id ? own_key(ctx, args, id, name) : NULL;
+    const char *kid = guarded_key(ctx, args, &env, &id, name);
     if (!kid)
         return ctx->code;
     const char *p[4] = {kid, id, ctx->who->account_id, env};
@@ -310,39 +300,28 @@ enum tm_error web_collab_reveal(struct tool_ctx *ctx, const json_t *args, json_t
         PQclear(res);
         return tool_fail(ctx, TM_ERR_NOT_FOUND, NULL, "this collaboration key has no %s key", env);
     }
-    char *plain = web_open_stored(ctx, PQgetvalue(res, 0, 0));
-    PQclear(res);
-    if (!plain)
-        return ctx->code;
     char *sealed = NULL;
-    enum tm_error rc = web_seal_for_edge(ctx, args, plain, &sealed);
-    sodium_memzero(plain, strlen(plain));
-    free(plain);
-    if (rc != TM_OK)
-        return rc;
-    if (audit_key(ctx, "collaboration_key.reveal", kid, id, name, env, NULL) != TM_OK) {
-        free(sealed);
-        return ctx->code;
-    }
-    *result = json_pack("{s:s, s:s, s:s}", "sealed", sealed, "key_id", kid, "environment", env);
+    enum tm_error rc = web_reseal_stored(ctx, args, PQgetvalue(res, 0, 0), &sealed);
+    PQclear(res);
+    if (rc == TM_OK)
+        rc = audit_key(ctx, "collaboration_key.reveal", kid, id, name, env, NULL);
+    if (rc == TM_OK)
+        *result = json_pack("{s:s, s:s, s:s}", "sealed", sealed, "key_id", kid, "environment", env);
     free(sealed);
-    return TM_OK;
+    return rc;
 }
 
 /* ---- collab.set_active ------------------------------------------------------------ */
 
-static const char SQL_SET_ACTIVE[] =
-    "UPDATE api_keys SET active = $5::boolean WHERE collaboration_key_id = $1::uuid AND endpoint_id = $2::uuid "
-    "AND account_id = $3::uuid AND environment = $4 AND kind = 'collaboration'";
+static const char SQL_KEY_ACTIVE[] = "SELECT active FROM api_keys WHERE " ENV_KEY " FOR UPDATE";
+static const char SQL_SET_ACTIVE[] = "UPDATE api_keys SET active = $5::boolean WHERE " ENV_KEY;
 
 /* collab.set_active {endpoint_id, key_id, environment, active, password (to deactivate)} -> {key_id, environment,
  * active, changed}: one environment's key on or off; the gateway answers 403 key_inactive from the next call
  * on. Audited (collaboration_key.deactivate / .reactivate) when it changed something. */
 enum tm_error web_collab_set_active(struct tool_ctx *ctx, const json_t *args, json_t **result)
 {
-    if (!ids_shaped(ctx, args, "key_id", NO_KEY))
-        return ctx->code;
-    const char *env = environment_arg(ctx, args);
+    const char *env = key_environment_arg(ctx, args);
     if (!env)
         return ctx->code;
     const json_t *a = json_object_get(args, "active");
@@ -351,17 +330,14 @@ enum tm_error web_collab_set_active(struct tool_ctx *ctx, const json_t *args, js
     bool on = json_is_true(a);
     if (!on && web_require_password(ctx, args) != TM_OK)
         return ctx->code;
-    const char *id = own_endpoint(ctx, args, NULL);
+    const char *id;
     char name[80];
-    const char *kid = id ? own_key(ctx, args, id, name) : NULL;
+    const char *kid = own_endpoint_key(ctx, args, &id, name);
     if (!kid)
         return ctx->code;
     /* The old value, read under the key's lock (own_key), to tell a change from a repeat. */
     const char *p[5] = {kid, id, ctx->who->account_id, env, on ? "t" : "f"};
-    PGresult *res = tool_query(ctx, "SELECT active FROM api_keys WHERE collaboration_key_id = $1::uuid AND "
-                                    "endpoint_id = $2::uuid AND account_id = $3::uuid AND environment = $4 AND "
-                                    "kind = 'collaboration' FOR UPDATE",
-                               4, p);
+    PGresult *res = tool_query(ctx, SQL_KEY_ACTIVE, 4, p);
     if (!res)
         return ctx->code;
     if (PQntuples(res) != 1) {
@@ -386,8 +362,7 @@ enum tm_error web_collab_set_active(struct tool_ctx *ctx, const json_t *args, js
 
 static const char SQL_REGENERATE[] =
     "UPDATE api_keys SET key_hash = $5::bytea, key_enc = $6::bytea, last4 = $7, created_at = now(), "
-    "last_used_at = NULL WHERE collaboration_key_id = $1::uuid AND endpoint_id = $2::uuid AND account_id = $3::uuid "
-    "AND environment = $4 AND kind = 'collaboration'";
+    "last_used_at = NULL WHERE " ENV_KEY;
 
 /* collab.regenerate {endpoint_id, key_id, environment, password, reply_key} -> {sealed, key_id, environment,
  * masked}: a new key replaces the environment's key in place (its active flag stays); the old one is refused
@@ -395,48 +370,24 @@ static const char SQL_REGENERATE[] =
  * (collaboration_key.regenerate). */
 enum tm_error web_collab_regenerate(struct tool_ctx *ctx, const json_t *args, json_t **result)
 {
-    if (!ids_shaped(ctx, args, "key_id", NO_KEY))
-        return ctx->code;
-    const char *env = environment_arg(ctx, args);
-    if (!env || web_require_password(ctx, args) != TM_OK)
-        return ctx->code;
-    const char *id = own_endpoint(ctx, args, NULL);
+    const char *env, *id;
     char name[80];
-    const char *kid = id ? own_key(ctx, args, id, name) : NULL;
+    const char *kid = guarded_key(ctx, args, &env, &id, name);
     if (!kid)
         return ctx->code;
-    bool live = !strcmp(env, "production");
-    char key[GATEWAY_KEY_LEN + 1], hash_hex[COLLAB_HASH_HEX_LEN];
-    char *enc;
-    if (!collab_key_new(ctx->cfg, live, key, hash_hex, &enc))
-        return tool_fail(ctx, TM_ERR_INTERNAL, NULL, "internal error");
-    const char *p[7] = {kid, id, ctx->who->account_id, env, hash_hex, enc, key + strlen(key) - 4};
-    PGresult *res = tool_query(ctx, SQL_REGENERATE, 7, p);
-    free(enc);
-    if (!res) {
-        sodium_memzero(key, sizeof key);
-        return ctx->code;
-    }
-    bool updated = !strcmp(PQcmdTuples(res), "1");
-    PQclear(res);
-    if (!updated) {
-        sodium_memzero(key, sizeof key);
-        return tool_fail(ctx, TM_ERR_NOT_FOUND, NULL, "this collaboration key has no %s key", env);
-    }
-    char masked[64];
-    gateway_key_mask(live ? "tm_live_" : "tm_test_", key + strlen(key) - 4, masked, sizeof masked);
-    char *sealed = NULL;
-    enum tm_error rc = web_seal_for_edge(ctx, args, key, &sealed);
-    sodium_memzero(key, sizeof key);
+    const char *p[4] = {kid, id, ctx->who->account_id, env};
+    char *sealed, masked[64];
+    enum tm_error rc = web_key_regenerate(ctx, args, SQL_REGENERATE, 4, p, env, &sealed, masked);
     if (rc != TM_OK)
         return rc;
-    if (audit_key(ctx, "collaboration_key.regenerate", kid, id, name, env, NULL) != TM_OK) {
-        free(sealed);
-        return ctx->code;
-    }
-    *result = json_pack("{s:s, s:s, s:s, s:s}", "sealed", sealed, "key_id", kid, "environment", env, "masked", masked);
+    if (!sealed)
+        return tool_fail(ctx, TM_ERR_NOT_FOUND, NULL, "this collaboration key has no %s key", env);
+    rc = audit_key(ctx, "collaboration_key.regenerate", kid, id, name, env, NULL);
+    if (rc == TM_OK)
+        *result = json_pack("{s:s, s:s, s:s, s:s}", "sealed", sealed, "key_id", kid, "environment", env, "masked",
+                            masked);
     free(sealed);
-    return TM_OK;
+    return rc;
 }
 
 /* ---- collab.delete ------------------------------------------------------------------- */
@@ -456,9 +407,9 @@ enum tm_error web_collab_delete(struct tool_ctx *ctx, const json_t *args, json_t
 {
     if (!ids_shaped(ctx, args, "key_id", NO_KEY) || web_require_password(ctx, args) != TM_OK)
         return ctx->code;
-    const char *id = own_endpoint(ctx, args, NULL);
+    const char *id;
     char name[80];
-    const char *kid = id ? own_key(ctx, args, id, name) : NULL;
+    const char *kid = own_endpoint_key(ctx, args, &id, name);
     if (!kid)
         return ctx->code;
     const char *pp[2] = {kid, ctx->who->account_id};
@@ -503,7 +454,7 @@ enum tm_error web_collab_revoke(struct tool_ctx *ctx, const json_t *args, json_t
     const char *id = own_endpoint(ctx, args, NULL);
     if (!id)
         return ctx->code;
-    const char *iid = uuid_arg(ctx, args, "invitation_id", NO_INVITATION);
+    const char *iid = web_uuid_arg(ctx, args, "invitation_id", NO_INVITATION);
     if (!iid)
         return ctx->code;
     const char *p[3] = {iid, ctx->who->account_id, id};
@@ -528,10 +479,7 @@ enum tm_error web_collab_revoke(struct tool_ctx *ctx, const json_t *args, json_t
                           PQgetvalue(res, 0, 1), "key", PQgetvalue(res, 0, 2));
     char *email = xstrdup(PQgetvalue(res, 0, 0));
     PQclear(res);
-    char *t = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(d);
-    enum tm_error rc = web_audit(ctx, "invitation.revoke", "invitation", iid, t);
-    free(t);
+    enum tm_error rc = web_audit_json(ctx, "invitation.revoke", "invitation", iid, d);
     if (rc == TM_OK)
         *result = json_pack("{s:b, s:s, s:s}", "revoked", 1, "invitation_id", iid, "email", email);
     free(email);

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/log.h"
 #include "common/utf8.h"
 #include "common/util.h"
 #include "services/worker/auth_oauth.h"
@@ -140,6 +139,38 @@ enum tm_error web_audit(struct tool_ctx *ctx, const char *action, const char *ta
     return TM_OK;
 }
 
+enum tm_error web_audit_json(struct tool_ctx *ctx, const char *action, const char *target_type, const char *target_id,
+                             json_t *details)
+{
+    char *text = details ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(details);
+    enum tm_error rc = web_audit(ctx, action, target_type, target_id, text);
+    free(text);
+    return rc;
+}
+
+/* ---- arguments ------------------------------------------------------------- */
+
+const char *web_uuid_arg(struct tool_ctx *ctx, const json_t *args, const char *name, const char *message)
+{
+    const char *id = tool_arg_str(args, name);
+    if (!id || !is_uuid(id)) {
+        tool_fail(ctx, TM_ERR_NOT_FOUND, NULL, "%s", message);
+        return NULL;
+    }
+    return id;
+}
+
+const char *web_environment_arg(struct tool_ctx *ctx, const json_t *args)
+{
+    const char *env = tool_arg_str(args, "environment");
+    if (!env || (strcmp(env, "sandbox") && strcmp(env, "production"))) {
+        tool_fail(ctx, TM_ERR_INVALID_ARGUMENT, NULL, "environment must be sandbox or production");
+        return NULL;
+    }
+    return env;
+}
+
 #define AUDIT_PAGE 50
 
 static const char SQL_AUDIT_LIST[] =
@@ -241,18 +272,6 @@ enum tm_error web_require_password(struct tool_ctx *ctx, const json_t *args)
     return TM_OK;
 }
 
-/* The statements of services/worker/auth_web.c's sign-in lockout. */
-static const char SQL_FAIL_PRUNE[] =
-    "DELETE FROM login_failures WHERE account_id = $1::uuid AND at <= now() - interval '15 minutes'";
-static const char SQL_FAIL_INSERT[] = "INSERT INTO login_failures (account_id) VALUES ($1::uuid)";
-static const char SQL_FAIL_LOCK[] =
-    "INSERT INTO login_lockouts (account_id, locked_until) "
-    "SELECT $1::uuid, now() + interval '15 minutes' "
-    "WHERE (SELECT count(*) FROM login_failures WHERE account_id = $1::uuid "
-    "       AND at > now() - interval '15 minutes') >= 10 "
-    "ON CONFLICT (account_id) DO UPDATE SET locked_until = EXCLUDED.locked_until RETURNING 1";
-static const char SQL_FAIL_CLEAR[] = "DELETE FROM login_failures WHERE account_id = $1::uuid";
-
 bool web_after_rollback(struct tool_ctx *ctx)
 {
     if (!failed_password_account[0])
@@ -260,26 +279,12 @@ bool web_after_rollback(struct tool_ctx *ctx)
     char account[40];
     memcpy(account, failed_password_account, sizeof account);
     failed_password_account[0] = '\0';
-    const char *p[1] = {account};
-    PGresult *res;
-    if (!(res = tool_query(ctx, SQL_FAIL_PRUNE, 1, p)))
+    bool locked;
+    if (!auth_login_failure(ctx, account, &locked))
         return false;
-    PQclear(res);
-    if (!(res = tool_query(ctx, SQL_FAIL_INSERT, 1, p)))
-        return false;
-    PQclear(res);
-    if (!(res = tool_query(ctx, SQL_FAIL_LOCK, 1, p)))
-        return false;
-    bool locked = PQntuples(res) == 1;
-    PQclear(res);
-    if (locked) {
-        log_warn("sign-in of account %s locked for 15 minutes after 10 failures", account);
-        if (!(res = tool_query(ctx, SQL_FAIL_CLEAR, 1, p)))
-            return false;
-        PQclear(res);
+    if (locked)
         tool_fail(ctx, TM_ERR_RATE_LIMITED, json_pack("{s:i}", "retry_after_s", 900),
                   "too many wrong passwords: this account is locked for 15 minutes");
-    }
     return true;
 }
 
