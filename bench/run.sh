@@ -125,8 +125,8 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'trap "" INT TERM; exit 130' INT   # later signals must not cut the cleanup short
+trap 'trap "" INT TERM; exit 143' TERM
 
 # A loopback TCP port nobody listens on now.
 free_port() {

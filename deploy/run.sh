@@ -91,8 +91,12 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# The first INT or TERM starts the cleanup; later ones are ignored from then
+# on. `make run` forwards a TERM it receives to this script, so a TERM sent to
+# the whole process group arrives twice: a second `exit` inside the EXIT trap
+# would end the script before it stopped anything.
+trap 'trap "" INT TERM; exit 130' INT
+trap 'trap "" INT TERM; exit 143' TERM
 
 if [ -z "${DATABASE_URL:-}" ]; then
   log "starting PostgreSQL in $STATE_DIR/pg"

@@ -38,8 +38,8 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'trap "" INT TERM; exit 130' INT   # later signals must not cut the cleanup short
+trap 'trap "" INT TERM; exit 143' TERM
 
 pg_start "$WORK/pg" >/dev/null || { echo "run-system: PostgreSQL did not start" >&2; exit 1; }
 TEST_DATABASE_URL=$DATABASE_URL

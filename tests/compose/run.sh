@@ -164,8 +164,8 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'trap "" INT TERM; exit 130' INT   # later signals must not cut the cleanup short
+trap 'trap "" INT TERM; exit 143' TERM
 
 deploy/compose/secrets.sh >/dev/null
 # Both ways of passing a secret: the worker role's password from the

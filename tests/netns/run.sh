@@ -67,8 +67,8 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'trap "" INT TERM; exit 130' INT   # later signals must not cut the cleanup short
+trap 'trap "" INT TERM; exit 143' TERM
 
 # --- the network -------------------------------------------------------------
 ip netns add "$P-hub" 2>/dev/null || skip "ip netns add failed (no permission or no netns support)"

@@ -24,6 +24,9 @@ test('make run serves MCP with its demo key, stops cleanly, and a second run reu
     assert.match(first.logs(), /Demo MCP key\s+tm_mcp_/, 'the key and client configurations are printed');
     assert.match(first.logs(), /claude mcp add --transport http/);
     await first.stop();
+    // make forwards the group's TERM to run.sh, so the script sees it twice;
+    // its cleanup must still run to the end before make exits.
+    assert.match(first.logs(), /run: stopping/, 'the cleanup ran');
     await assert.rejects(request(first, { method: 'GET', path: '/healthz', timeoutMs: 1000 }),
       'nothing listens after the stop');
 
