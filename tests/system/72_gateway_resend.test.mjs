@@ -7,53 +7,16 @@
 // edge, so the test can send the very same envelope (same request id) twice.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { BIN_DIR, DB_URL, LOG_DIR, SANITIZER_RE, System, createAccount, psql, unique } from '../lib/system.mjs';
-
-// bin/wire_probe on `url`: send(obj) resolves with the answer line (one request at a time).
-class Probe {
-  constructor(url) {
-    this.log = createWriteStream(join(LOG_DIR, `wire-probe-resend-${process.pid}-${Date.now()}.log`));
-    this.child = spawn(join(BIN_DIR, 'wire_probe'), [url, '--timeout-ms', '20000'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.stderr = '';
-    this.child.stderr.on('data', (c) => { this.log.write(c); this.stderr += c; });
-    this.waiting = [];
-    this.lines = [];
-    createInterface({ input: this.child.stdout }).on('line', (l) => {
-      this.log.write(`< ${l}\n`);
-      const w = this.waiting.shift();
-      if (w) w(JSON.parse(l)); else this.lines.push(JSON.parse(l));
-    });
-    this.exited = new Promise((r) => this.child.on('exit', r));
-  }
-  next() {
-    if (this.lines.length) return Promise.resolve(this.lines.shift());
-    return new Promise((r) => this.waiting.push(r));
-  }
-  send(obj) {
-    const line = JSON.stringify(obj);
-    this.log.write(`> ${line.slice(0, 400)}\n`);
-    this.child.stdin.write(`${line}\n`);
-    return this.next();
-  }
-  async stop() {
-    this.child.stdin.end();
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-    const code = await this.exited;
-    clearTimeout(t);
-    assert.doesNotMatch(this.stderr, SANITIZER_RE, 'wire_probe: sanitizer report');
-    assert.equal(code, 0, `wire_probe exit: ${this.stderr}`);
-  }
-}
+import { BIN_DIR, DB_URL, System, createAccount, psql, unique } from '../lib/system.mjs';
+import { Probe, who } from '../lib/wire_probe.mjs';
 
 let sys, probe, acct, ep, keyHash;
 
-const who = (a, kind, scopes = ['read', 'write', 'execute']) => ({ acct: a, kind, client: '', key: '', scopes });
 
 // `3min endpoint keys`, with the system's STATE_DIR (where the workers keep the secrets key).
 function endpointKeys(email, slug) {
@@ -75,7 +38,7 @@ before(async () => {
   sys = new System({ ...base, STATE_DIR: stateDir, DATABASE_URL: DB_URL, ACCESS_LOG: '0', WORKER_THREADS: '2' },
     'resend');
   sys.stateDir = stateDir;
-  probe = new Probe(`ipc://${stateDir}/workers.ipc`);
+  probe = new Probe(`ipc://${stateDir}/workers.ipc`, 'wire-probe-resend');
   assert.ok((await probe.next()).listening, 'the probe listens');
   sys.startWorker();
   sys.startWorker();

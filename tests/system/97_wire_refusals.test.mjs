@@ -19,15 +19,14 @@
 // died on a message would show as a missing answer.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import {
-  BIN_DIR, DB_URL, LOG_DIR, SANITIZER_RE, System, createAccount, createKey, psql, unique,
+  BIN_DIR, DB_URL, System, createAccount, createKey, psql, unique,
 } from '../lib/system.mjs';
+import { Probe, who } from '../lib/wire_probe.mjs';
 
 const PASSWORD = 'correct horse battery';   // createAccount's
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -66,45 +65,8 @@ function workerWebOps() {
   return ops;
 }
 
-// bin/wire_probe on `url`: send(obj) resolves with the answer line (one request at a time).
-class Probe {
-  constructor(url) {
-    this.log = createWriteStream(join(LOG_DIR, `wire-probe-${process.pid}-${Date.now()}.log`));
-    this.child = spawn(join(BIN_DIR, 'wire_probe'), [url, '--timeout-ms', '20000'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.stderr = '';
-    this.child.stderr.on('data', (c) => { this.log.write(c); this.stderr += c; });
-    this.waiting = [];
-    this.lines = [];
-    createInterface({ input: this.child.stdout }).on('line', (l) => {
-      this.log.write(`< ${l}\n`);
-      const w = this.waiting.shift();
-      if (w) w(JSON.parse(l)); else this.lines.push(JSON.parse(l));
-    });
-    this.exited = new Promise((r) => this.child.on('exit', r));
-  }
-  next() {
-    if (this.lines.length) return Promise.resolve(this.lines.shift());
-    return new Promise((r) => this.waiting.push(r));
-  }
-  send(obj) {
-    const line = JSON.stringify(obj);
-    this.log.write(`> ${line.slice(0, 400)}\n`);
-    this.child.stdin.write(`${line}\n`);
-    return this.next();
-  }
-  async stop() {
-    this.child.stdin.end();
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-    const code = await this.exited;
-    clearTimeout(t);
-    assert.doesNotMatch(this.stderr, SANITIZER_RE, 'wire_probe: sanitizer report');
-    assert.equal(code, 0, `wire_probe exit: ${this.stderr}`);
-  }
-}
-
 let sys, probe, A, B, target;
 
-const who = (acct, kind, scopes = ['read', 'write', 'execute']) => ({ acct, kind, client: '', key: '', scopes });
 
 // A whole-database fingerprint: every public table's rows, hashed in a stable order.
 async function fingerprint() {
