@@ -181,8 +181,11 @@ EOF
 
 # --- the processes -----------------------------------------------------------
 
-# Runs a command again and again until TERM. Runs in a subshell; INT is left
-# to the main script, which sends TERM to the supervisors.
+# Runs a command again each time it dies, until TERM. Runs in a subshell
+# (where INT stays ignored: stopping is left to the main script, which sends
+# TERM to the supervisors). Workers and jobs exit 0 only when asked to stop
+# (Ctrl-C reaches the whole process group, them included): that is not
+# restarted.
 supervise() {
   local name=$1 child=0 stopping=0 rc
   shift
@@ -196,6 +199,10 @@ supervise() {
     # A TERM interrupts `wait`; wait again for the child's own exit.
     while kill -0 "$child" 2>/dev/null; do wait "$child" || rc=$?; done
     [ "$stopping" = 1 ] && exit 0
+    if [ "$rc" = 0 ]; then
+      log "$name stopped"
+      exit 0
+    fi
     log "$name exited with status $rc; restarting it in 1 s"
     sleep 1 &
     child=$!
@@ -221,5 +228,10 @@ log "jobs started (webhooks and notification e-mails)"
 rc=0
 wait "$edge_pid" || rc=$?
 edge_pid=
+if [ "$rc" = 0 ]; then
+  # The edge exits 0 only when it was asked to stop (INT or TERM): a stop, not a failure.
+  log "edge stopped; stopping the rest"
+  exit 0
+fi
 log "edge exited with status $rc; stopping"
-exit $(( rc == 0 ? 1 : rc ))
+exit "$rc"

@@ -230,8 +230,9 @@ export async function startMakeRun({ name = 'make-run', workers = 2, env = {}, s
     get url() { return `http://127.0.0.1:${port}`; },
     get mcpUrl() { return `${this.url}/api/mcp`; },
     logs() { return `--- ${logPath} ---\n${readFileSync(logPath, 'utf8').split('\n').slice(-60).join('\n')}`; },
-    async stop() {
-      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
+    // SIGTERM to the group, or SIGINT: what Ctrl-C in a terminal sends.
+    async stop(signal = 'SIGTERM') {
+      try { process.kill(-child.pid, signal); } catch { /* already gone */ }
       const t = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 30000);
       const r = await exited;
       clearTimeout(t);

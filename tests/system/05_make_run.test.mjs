@@ -36,6 +36,14 @@ test('make run serves MCP with its demo key, stops cleanly, and a second run reu
       const again = await legacy(second, key, 'tools/list', {});
       assert.equal(again.status, 200);
       assert.ok(again.json.result.tools.length > 0);
+      // Ctrl-C: every process gets the INT; none is restarted, the run ends cleanly.
+      await second.stop('SIGINT');
+      const log = second.logs();
+      // run.sh either sees the INT itself or first sees the edge stop because of it.
+      assert.match(log, /run: stopping\n/);
+      assert.doesNotMatch(log, /restarting it/, 'nothing is restarted on Ctrl-C');
+      await assert.rejects(request(second, { method: 'GET', path: '/healthz', timeoutMs: 1000 }),
+        'nothing listens after Ctrl-C');
     } finally {
       await second.stop();
     }
