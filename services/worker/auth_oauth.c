@@ -38,6 +38,7 @@
 #include "common/util.h"
 #include "proto/catalog.h"
 #include "proto/oauth_rules.h"
+#include "services/worker/tool_util.h"
 
 #define SECRET_MAX 100
 #define CLIENT_ID_MAX 2000
@@ -125,22 +126,11 @@ static enum tm_error invalid_client(struct tool_ctx *ctx)
     return oauth_fail(ctx, TM_ERR_PERMISSION_DENIED, "invalid_client", "client authentication failed");
 }
 
-/* Runs a statement expected to succeed; returns the result or NULL with the
- * failure recorded. */
-static PGresult *q(struct tool_ctx *ctx, const char *sql, int n, const char *const *p)
-{
-    PGresult *res = db_query(ctx->db, sql, n, p);
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        tool_db_fail(ctx, res);
-        return NULL;
-    }
-    return res;
-}
-
+/* Runs a statement whose rows are not needed (tool_query: NULL with the
+ * failure recorded). */
 static bool q1(struct tool_ctx *ctx, const char *sql, int n, const char *const *p)
 {
-    PGresult *res = q(ctx, sql, n, p);
+    PGresult *res = tool_query(ctx, sql, n, p);
     PQclear(res);
     return res != NULL;
 }
@@ -174,7 +164,7 @@ static enum tm_error client_load(struct tool_ctx *ctx, const char *client_id, st
     if (!client_id || !client_id[0] || strnlen(client_id, CLIENT_ID_MAX + 1) > CLIENT_ID_MAX)
         return TM_ERR_NOT_FOUND;
     const char *p[1] = {client_id};
-    PGresult *res = q(ctx, SQL_CLIENT_GET, 1, p);
+    PGresult *res = tool_query(ctx, SQL_CLIENT_GET, 1, p);
     if (!res)
         return ctx->code;
     if (PQntuples(res) != 1) {
@@ -436,7 +426,7 @@ enum tm_error auth_oauth_register_client(struct tool_ctx *ctx, const json_t *arg
             code = ctx->code;
             goto out;
         }
-        PGresult *res = q(ctx, SQL_REG_COUNT, 1, ipp);
+        PGresult *res = tool_query(ctx, SQL_REG_COUNT, 1, ipp);
         if (!res) {
             code = ctx->code;
             goto out;
@@ -456,7 +446,7 @@ enum tm_error auth_oauth_register_client(struct tool_ctx *ctx, const json_t *arg
     }
     const char *p[11] = {client_id, confidential ? hp : NULL, client_name, uris_text, method, grants_text,
                          resp_text, scope, reg_type, md_text, ip};
-    PGresult *res = q(ctx, cimd ? SQL_REG_UPSERT_CIMD : SQL_REG_INSERT, 11, p);
+    PGresult *res = tool_query(ctx, cimd ? SQL_REG_UPSERT_CIMD : SQL_REG_INSERT, 11, p);
     if (!res) {
         code = ctx->code;
         goto out;
@@ -562,7 +552,7 @@ enum tm_error auth_oauth_create_code(struct tool_ctx *ctx, const json_t *args, j
     if ((code = auth_tx_begin(ctx)) != TM_OK)
         return code;
     const char *gp[3] = {account_id, client_id, scope};
-    PGresult *res = q(ctx, SQL_GRANT_UPSERT, 3, gp);
+    PGresult *res = tool_query(ctx, SQL_GRANT_UPSERT, 3, gp);
     if (!res)
         return auth_tx_end(ctx, ctx->code, false);
     char grant_id[37];
@@ -656,7 +646,7 @@ static PGresult *presented_row(struct tool_ctx *ctx, const json_t *args, const c
         return NULL;
     }
     const char *p[2] = {hp, second};
-    PGresult *res = q(ctx, sql, second ? 2 : 1, p);
+    PGresult *res = tool_query(ctx, sql, second ? 2 : 1, p);
     if (res && PQntuples(res) != 1) {
         PQclear(res);
         invalid_grant(ctx, unknown);
@@ -849,7 +839,7 @@ enum tm_error auth_oauth_revoke(struct tool_ctx *ctx, const json_t *args, json_t
     if ((code = auth_tx_begin(ctx)) != TM_OK)
         return code;
     const char *p[1] = {hp};
-    PGresult *res = q(ctx, SQL_RT_OWNER, 1, p);
+    PGresult *res = tool_query(ctx, SQL_RT_OWNER, 1, p);
     if (!res)
         return auth_tx_end(ctx, ctx->code, false);
     /* Another client's token is treated as unknown: revoking it would let one
@@ -886,13 +876,13 @@ enum tm_error auth_oauth_revocations(struct tool_ctx *ctx, const json_t *args, j
     snprintf(since, sizeof since, "%lld", (long long)json_integer_value(since_v));
 
     /* now first: a revocation committed after this instant is seen by the next poll. */
-    PGresult *res = q(ctx, SQL_NOW_MS, 0, NULL);
+    PGresult *res = tool_query(ctx, SQL_NOW_MS, 0, NULL);
     if (!res)
         return ctx->code;
     long long now = atoll(PQgetvalue(res, 0, 0)) - 10000;
     PQclear(res);
     const char *p[1] = {since};
-    res = q(ctx, SQL_REVOKED_SINCE, 1, p);
+    res = tool_query(ctx, SQL_REVOKED_SINCE, 1, p);
     if (!res)
         return ctx->code;
     json_t *grants = json_array();
