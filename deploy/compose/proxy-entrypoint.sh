@@ -19,4 +19,12 @@ else
     -keyout "$dst/key.pem" -out "$dst/cert.pem" 2>/dev/null
 fi
 chmod 600 "$dst/key.pem"
+
+# nginx resolves the upstream `edge` per request (a variable in proxy_pass)
+# through the container network's DNS server, caching an answer 5 s: an edge
+# recreated with a new address (an upgrade, a restart) is found again.
+ns=$(awk '$1 == "nameserver" { print $2; exit }' /etc/resolv.conf)
+[ -n "$ns" ] || { echo "proxy-entrypoint: no nameserver in /etc/resolv.conf" >&2; exit 1; }
+case $ns in *:*) ns="[$ns]" ;; esac
+echo "resolver $ns valid=5s ipv6=off;" >/etc/nginx/conf.d/3minapi-resolver.conf
 exec "$@"

@@ -21,13 +21,17 @@
 #      scaled to 5 (each new worker must serve requests) and back to 2: no
 #      request may fail, and PostgreSQL must hold exactly one record per
 #      acknowledged write.
-#   7. Compose v2 (deploy/compose/compose-v2.sh finds or fetches it): the v1
+#   7. Backup of the v1 stack as the README says (pg_dump, the archive
+#      volume), with an account, key and endpoint made for it.
+#   8. Compose v2 (deploy/compose/compose-v2.sh finds or fetches it): the v1
 #      stack goes down, v2 checks the file with its own parser (config) and
 #      brings the same images up under a project of its own with 3 workers;
-#      the SDK tests of step 5 run against it, and it scales to 4 workers
-#      and back to 2. Where no v2 can be had, this step is skipped with a
-#      banner.
-#   8. down -v (also on failure or Ctrl-C, by the EXIT trap), then timings.
+#      the backup is restored into it (pg_restore, archive files) and
+#      checked (same rows, the old key works), the SDK tests of step 5 run
+#      against it, and it scales to 4 workers and back to 2. Where no v2 can
+#      be had, that part is skipped with a banner and the restore runs with
+#      v1 on a fresh database.
+#   9. down -v (also on failure or Ctrl-C, by the EXIT trap), then timings.
 #
 # Exit status 0: passed; 77: skipped because no engine can be set up here
 # (printed in a banner with the reason); anything else: failed.
@@ -308,6 +312,68 @@ scale_under_load() {
 }
 timed "scale 3 -> 5 -> 2 under load" scale_under_load
 
+# ---- backup of the v1 stack (README, "Backups") ------------------------------------
+# An account with a key and an endpoint of its own, then the documented
+# backup: pg_dump of the database in custom format from the db container. The
+# v2 part below restores it into its fresh database and checks everything is
+# back. Without a v2 part the restore runs into this stack after down -v.
+BACKUP=$WORK/threemin.dump
+fingerprint() {   # the rows that must survive a backup and a restore
+  db_sql "SELECT (SELECT count(*) FROM accounts) || ' accounts, ' || (SELECT count(*) FROM endpoints) || ' endpoints, '
+    || (SELECT count(*) FROM records) || ' records, ' || (SELECT count(*) FROM call_logs) || ' call logs, '
+    || (SELECT count(*) FROM api_keys) || ' api keys, ' || (SELECT count(*) FROM mcp_api_keys) || ' MCP keys'"
+}
+mcp_call() {   # mcp_call KEY JSON-RPC-BODY: the answer's body
+  curl -sf --max-time 10 "$PUBLIC_URL/api/mcp" -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
+    -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2025-06-18' -d "$2"
+}
+backup() {
+  local email="backup-$RUN_ID@example.com"
+  printf '%s\n' "$(head -c 18 /dev/urandom | base64)" |
+    "${COMPOSE[@]}" run --rm --no-deps -T migrate /usr/local/bin/3min account create --email "$email" --password - \
+      >/dev/null || return 1
+  BACKUP_KEY=$("${COMPOSE[@]}" run --rm --no-deps -T migrate /usr/local/bin/3min mcp-key create --email "$email" |
+    grep -o 'tm_mcp_[A-Za-z0-9_-]*' | head -1)
+  [ -n "$BACKUP_KEY" ] || { say "backup: no MCP key"; return 1; }
+  mcp_call "$BACKUP_KEY" '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"endpoints_create","arguments":{"name":"Backup check","fields":[{"name":"email","type":"string"}]}}}' |
+    jq -e '.result.isError == false' >/dev/null || { say "backup: endpoints_create failed"; return 1; }
+  BACKUP_FINGERPRINT=$(fingerprint) || return 1
+  "${COMPOSE[@]}" exec -T db pg_dump -U tm_owner -d threemin -Fc >"$BACKUP" || return 1
+  # The archive volume, with a file of this run in it.
+  "${COMPOSE[@]}" exec -T jobs sh -c "echo $RUN_ID > /var/lib/3min/archives/backup-marker" || return 1
+  "${COMPOSE[@]}" exec -T edge tar -C /var/lib/3min/archives -czf - . >"$WORK/archives.tar.gz" || return 1
+  say "backup: $(stat -c %s "$BACKUP") bytes of database, $(stat -c %s "$WORK/archives.tar.gz") of archives; $BACKUP_FINGERPRINT"
+}
+timed "backup (pg_dump)" backup
+
+# The documented restore into a running stack: stop what uses the database,
+# replace it by an empty one, pg_restore, start again; then the rows are those
+# of the backup and the key made before it works.
+restore_database() {
+  "${COMPOSE[@]}" exec -T db dropdb -U tm_owner --force threemin || { say "dropdb failed"; return 1; }
+  "${COMPOSE[@]}" exec -T db createdb -U tm_owner threemin || { say "createdb failed"; return 1; }
+  "${COMPOSE[@]}" exec -T db pg_restore -U tm_owner -d threemin --single-transaction --exit-on-error <"$BACKUP" ||
+    { say "pg_restore failed"; return 1; }
+}
+restore_and_check() {
+  timed "  stop edge worker jobs" "${COMPOSE[@]}" stop edge worker jobs >/dev/null 2>&1 || return 1
+  timed "  dropdb, createdb, pg_restore" restore_database || return 1
+  # jobs is stopped: the archive files go back through a one-off container of it.
+  timed "  archive files (tar)" "${COMPOSE[@]}" run --rm --no-deps -T jobs tar -C /var/lib/3min/archives -xzf - \
+    <"$WORK/archives.tar.gz" || { say "restoring the archive files failed"; return 1; }
+  timed "  up -d" "${COMPOSE[@]}" up -d --no-build "${PULL_NEVER[@]}" --scale worker=3 >/dev/null 2>&1 || return 1
+  timed "  ready" ready || return 1
+  local now
+  now=$(fingerprint) || return 1
+  [ "$now" = "$BACKUP_FINGERPRINT" ] || { say "restored: $now; backed up: $BACKUP_FINGERPRINT"; return 1; }
+  mcp_call "$BACKUP_KEY" '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"endpoints_list","arguments":{}}}' |
+    jq -e '.result.structuredContent.items | map(.name) == ["Backup check"]' >/dev/null ||
+    { say "restored: the key made before the backup does not list its endpoint"; return 1; }
+  [ "$("${COMPOSE[@]}" exec -T edge cat /var/lib/3min/archives/backup-marker)" = "$RUN_ID" ] ||
+    { say "restored: the archive files are not back"; return 1; }
+  say "restore: $now; the key made before the backup works; the archive files are back"
+}
+
 # ---- 7. the same stack with Compose v2 ---------------------------------------------
 # Everything above ran with docker-compose 1.29. Compose v2 reads the same file
 # with its own parser and its own conventions (container names project-service-N,
@@ -325,10 +391,18 @@ v2_banner() {
 
 BANNER
 }
+PULL_NEVER=()   # Compose v2's `up --pull never` (v1 has no such flag and pulls nothing built here)
 compose_v2() {
   local v2
   if ! v2=$(deploy/compose/compose-v2.sh); then
     v2_banner "no Compose v2 could be found or fetched (deploy/compose/compose-v2.sh, output above)"
+    # The restore is tested all the same, with v1 on a fresh database.
+    timed "down -v (v1)" "${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1 || return 1
+    stack_up=0
+    timed "up -d (v1, fresh database)" "${COMPOSE[@]}" up -d --scale worker=3 >/dev/null 2>&1 || return 1
+    stack_up=1
+    timed "ready" ready || return 1
+    timed "restore the backup (pg_restore)" restore_and_check || return 1
     return 0
   fi
   say "Compose v2: $("$v2" version --short) ($v2)"
@@ -341,6 +415,8 @@ compose_v2() {
   stack_up=1
   timed "v2: up -d --scale worker=3" "${COMPOSE[@]}" up -d --no-build --pull never --scale worker=3 || return 1
   timed "v2: ready (edge, 3 workers)" ready || return 1
+  PULL_NEVER=(--pull never)
+  timed "v2: restore the v1 backup (pg_restore)" restore_and_check || return 1
   trust_proxy_cert || return 1
   # v2's own container names, so this is v2's stack and not a leftover of v1's
   "${COMPOSE[@]}" ps --format '{{.Name}}' | grep -qx "${COMPOSE_PROJECT}-worker-3" ||
