@@ -42,6 +42,14 @@ void *xrealloc(void *p, size_t n)
     return q;
 }
 
+void secret_free(char *secret)
+{
+    if (!secret)
+        return;
+    sodium_memzero(secret, strlen(secret));
+    free(secret);
+}
+
 char *xstrdup(const char *s)
 {
     return xstrndup(s, strlen(s));

@@ -17,6 +17,9 @@ void *xcalloc(size_t count, size_t n);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+/* Wipes a secret string (sodium_memzero: not optimised away) and frees it;
+ * NULL is fine. For secrets and the texts that carry one. */
+void secret_free(char *secret);
 /* Formats into a new malloc'd string (printf rules). */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -340,14 +340,6 @@ void dash_shown_secret(struct strbuf *b, const char *what, const char *secret, c
     dash_put(b, "</p></div>\n");
 }
 
-void dash_secret_free(char *secret)
-{
-    if (!secret)
-        return;
-    memset(secret, 0, strlen(secret));
-    free(secret);
-}
-
 /* The section of the navigation a path belongs to. */
 static bool nav_current(const char *path, const char *href)
 {

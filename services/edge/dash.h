@@ -147,8 +147,6 @@ void dash_confirm_form(struct strbuf *b, const struct dash_req *d, const struct 
 /* The secret shown once after a reveal: what it is, the secret, and advice
  * (trusted markup) on keeping it. */
 void dash_shown_secret(struct strbuf *b, const char *what, const char *secret, const char *advice);
-/* Overwrites a secret string with zeros and frees it (NULL: nothing). */
-void dash_secret_free(char *secret);
 
 /* Cookies of the session: set after sign-in, cleared at sign-out. */
 void dash_set_session_cookie(struct dash_req *d, const char *session);

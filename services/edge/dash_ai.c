@@ -400,8 +400,7 @@ static void on_newkey(struct dash_req *d, const struct dash_answer *a)
                              "  --header \"Authorization: Bearer %s\"",
                              url, nk->key);
     put_snippet(&b, "claude", "Claude Code", claude);
-    sodium_memzero(claude, strlen(claude));
-    free(claude);
+    secret_free(claude);
     dash_put(&b, "<p class=\"muted\">Run it in a terminal; <code>claude mcp list</code> then shows the server.</p>\n");
 
     json_t *cfg = json_pack("{s:{s:{s:s+, s:{s:s+}}}}", "mcpServers", "3minapi", "url", url, "/api/mcp", "headers",
@@ -409,8 +408,7 @@ static void on_newkey(struct dash_req *d, const struct dash_answer *a)
     char *cursor = json_dumps(cfg, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(cfg);
     put_snippet(&b, "cursor", "Cursor (~/.cursor/mcp.json, or .cursor/mcp.json in a project)", cursor);
-    sodium_memzero(cursor, strlen(cursor));
-    free(cursor);
+    secret_free(cursor);
 
     dash_put(&b, "<p class=\"muted\">Any other MCP client: Streamable HTTP at <code>");
     dash_esc(&b, url);
@@ -427,8 +425,7 @@ void dash_page_ai_new_key(struct dash_req *d)
     char *key = v && *v ? dash_reveal_open_value(v, d->session, &id) : NULL;
     bool planted = v && *v && !key;   /* not sealed for this session: another's, or made up */
     if (v) {
-        sodium_memzero(v, strlen(v));
-        free(v);
+        secret_free(v);
     }
     if (planted) {
         dash_error(d, 404, "This key is not available any more.");
@@ -450,8 +447,7 @@ void dash_page_ai_new_key(struct dash_req *d)
         memcpy(nk->id, id, 36);
         memcpy(nk->key, key, MCPKEY_LEN);
     }
-    sodium_memzero(key, strlen(key));
-    free(key);
+    secret_free(key);
     free(id);
     d->state = nk;
     d->state_free = free_newkey;

@@ -264,7 +264,7 @@ static void ep_state_free(void *p)
     if (!s)
         return;
     free(s->message);
-    dash_secret_free(s->shown);
+    secret_free(s->shown);
     free(s->shown_what);
     free(s);
 }
@@ -620,7 +620,7 @@ static void take_revealed(struct dash_req *d, struct ep_state *s)
         s->shown_what = xasprintf("The %s %s%s", env, label,
                                   !strcmp(what, "newkey") ? " (the old one no longer works)" : "");
     } else {
-        dash_secret_free(secret);
+        secret_free(secret);
     }
     free(tag);
 }
@@ -818,7 +818,7 @@ void dash_page_endpoint(struct dash_req *d)
     if (!strcmp(action, "/reveal")) {
         const char *what = dash_form(d, "secret");
         if (!what || (strcmp(what, "key") && strcmp(what, "webhook"))) {
-            dash_secret_free(rk);
+            secret_free(rk);
             dash_error(d, 400, "The form was not understood.");
             return;
         }
@@ -832,5 +832,5 @@ void dash_page_endpoint(struct dash_req *d)
                             password_field(d), "reply_key", rk),
                   on_regenerate);
     }
-    dash_secret_free(rk);
+    secret_free(rk);
 }

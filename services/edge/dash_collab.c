@@ -53,7 +53,7 @@ static void collab_state_free(void *p)
     if (!s)
         return;
     free(s->message);
-    dash_secret_free(s->shown);
+    secret_free(s->shown);
     free(s->shown_what);
     free(s);
 }
@@ -117,7 +117,7 @@ static void take_revealed(struct dash_req *d, struct collab_state *s)
         snprintf(s->shown_key, sizeof s->shown_key, "%s", kid);
         s->shown_what = xasprintf("The %s %skey%s", env, fresh ? "new " : "", fresh ? " (the old one no longer works)" : "");
     } else {
-        dash_secret_free(secret);
+        secret_free(secret);
     }
     free(tag);
 }
@@ -551,7 +551,7 @@ void dash_page_collab(struct dash_req *d)
         json_object_set_new(args, "environment", json_string(env));
         json_object_set_new(args, "password", json_string(pw));
         json_object_set_new(args, "reply_key", json_string(rk));
-        dash_secret_free(rk);
+        secret_free(rk);
         break;
     }
     case 3: {

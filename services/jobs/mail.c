@@ -321,8 +321,7 @@ static bool smtp_cmd(struct smtp *s, const char *line, const char *step, int wan
     if (line) {
         char *l = xasprintf("%s\r\n", line);
         int w = outbound_write(&s->c, l, strlen(l), s->deadline);
-        sodium_memzero(l, strlen(l));
-        free(l);
+        secret_free(l);
         if (w != 0) {
             snprintf(why, cap, "SMTP %s: sending failed or timed out", step);
             return false;
@@ -382,11 +381,9 @@ bool smtp_send(const struct smtp_url *relay, const char *from, const char *to, c
         sodium_memzero(raw, rawn);
         free(raw);
         char *auth = xasprintf("AUTH PLAIN %s", b64);
-        sodium_memzero(b64, strlen(b64));
-        free(b64);
+        secret_free(b64);
         bool aok = smtp_cmd(s, auth, "AUTH", 235, 235, why, cap);
-        sodium_memzero(auth, strlen(auth));
-        free(auth);
+        secret_free(auth);
         if (!aok)
             goto out;
     }

@@ -168,8 +168,7 @@ char *webhook_request_text(const struct webhook_request *r, const struct cimd_ur
                            "X-3MinAPI-Delivery: %s\r\nX-3MinAPI-Timestamp: %s\r\nX-3MinAPI-Signature: %s\r\n"
                            "%s\r\n",
                            *u->target ? u->target : "/", host, r->body_len, r->delivery_id, ts, sig, extra);
-    sodium_memzero(extra, strlen(extra));   /* it may hold the auth value */
-    free(extra);
+    secret_free(extra);   /* it may hold the auth value */
     size_t hl = strlen(head);
     char *req = xmalloc(hl + r->body_len + 1);
     memcpy(req, head, hl);
@@ -344,8 +343,7 @@ static char *open_secret(const struct jobs_ctx *jc, PGresult *res, int col)
 static void free_secret(char *s)
 {
     if (s) {
-        sodium_memzero(s, strlen(s));
-        free(s);
+        secret_free(s);
     }
 }
 

@@ -77,14 +77,6 @@ bool auth_secret_param(const char *secret, char hp[AUTH_HASH_PARAM_LEN])
     return true;
 }
 
-void auth_secret_free(char *secret)
-{
-    if (!secret)
-        return;
-    sodium_memzero(secret, strlen(secret));
-    free(secret);
-}
-
 enum tm_error auth_tx_begin(struct tool_ctx *ctx)
 {
     if (!db_exec(ctx->db, "BEGIN"))
@@ -475,7 +467,7 @@ out:
         json_decref(*result);
         *result = NULL;
     }
-    auth_secret_free(secret);
+    secret_free(secret);
     json_decref(out);
     free(client_id);
     free(md_text);
@@ -571,7 +563,7 @@ enum tm_error auth_oauth_create_code(struct tool_ctx *ctx, const json_t *args, j
     code = auth_tx_end(ctx, TM_OK, true);
     if (code == TM_OK)
         *result = json_pack("{s:s, s:s, s:s}", "code", codestr, "grant_id", grant_id, "scope", scope);
-    auth_secret_free(codestr);
+    secret_free(codestr);
     return code;
 }
 
@@ -630,7 +622,7 @@ static enum tm_error issue(struct tool_ctx *ctx, const char *family, const char 
         *result = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?}", "account_id", account_id, "client_id", client_id,
                             "scope", scope, "grant_id", grant_id, "refresh_token", token, "resource", resource);
     }
-    auth_secret_free(token);
+    secret_free(token);
     return code;
 }
 

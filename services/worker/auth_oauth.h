@@ -27,9 +27,6 @@ char *auth_secret_new(char hash_param[AUTH_HASH_PARAM_LEN]);
 /* Hash parameter of a presented secret; false if it cannot be one of ours
  * (absent, empty or longer than 100 bytes), so it is not looked up at all. */
 bool auth_secret_param(const char *secret, char hash_param[AUTH_HASH_PARAM_LEN]);
-/* Wipes and frees a secret string (NULL is fine): secrets, and the texts that
- * carry one, such as an e-mail with a link. */
-void auth_secret_free(char *secret);
 
 /* Transactions of auth handlers: begin returns TM_OK or the failure (already
  * recorded with tool_fail); end commits when commit is true (success, or a

@@ -248,10 +248,10 @@ enum tm_error auth_web_login(struct tool_ctx *ctx, const json_t *args, json_t **
         *result = json_pack("{s:s, s:s, s:s, s:s}", "session", session, "account_id", account_id, "email",
                             acct_email, "csrf", csrf);
     }
-    auth_secret_free(session);
+    secret_free(session);
     free(csrf);
 out:
-    auth_secret_free(hash);
+    secret_free(hash);
     free(acct_email);
     return code;
 }

@@ -459,8 +459,7 @@ enum tm_error tool_collaborators_invite(struct tool_ctx *ctx, const json_t *args
     char *token = auth_secret_new(hp);
     const char *pi[4] = {ctx->who->account_id, kid, email, hp};
     if (!(res = tool_query(ctx, SQL_INSERT_INVITE, 4, pi))) {
-        sodium_memzero(token, strlen(token));
-        free(token);
+        secret_free(token);
         return ctx->code;
     }
     char inv_id[40], expires[40];
@@ -470,8 +469,7 @@ enum tm_error tool_collaborators_invite(struct tool_ctx *ctx, const json_t *args
 
     /* The e-mail: who invites, to what, with which rights, and the link. */
     if (!(res = tool_query(ctx, "SELECT account_email($1::uuid)", 1, pa))) {
-        sodium_memzero(token, strlen(token));
-        free(token);
+        secret_free(token);
         return ctx->code;
     }
     char *inviter = mail_text(PQgetvalue(res, 0, 0), 254);

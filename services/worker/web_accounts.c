@@ -216,8 +216,8 @@ out:
     code = auth_tx_end(ctx, code, code == TM_OK);
 out_notx:
     sodium_memzero(hash, sizeof hash);
-    auth_secret_free(token);
-    auth_secret_free(body);
+    secret_free(token);
+    secret_free(body);
     return code;
 }
 
@@ -296,7 +296,7 @@ static enum tm_error follow_link(struct tool_ctx *ctx, const json_t *args, const
             code = ctx->code;
     }
     code = auth_tx_end(ctx, code, code == TM_OK);
-    auth_secret_free(stored);
+    secret_free(stored);
     free(email);
     return code;
 }
@@ -340,8 +340,8 @@ out:
     if (code == TM_OK)
         *result = json_pack("{s:b}", "queued", 1);
     code = auth_tx_end(ctx, code, code == TM_OK);
-    auth_secret_free(token);
-    auth_secret_free(body);
+    secret_free(token);
+    secret_free(body);
     return code;
 }
 

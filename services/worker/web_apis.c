@@ -115,7 +115,7 @@ enum tm_error web_reseal_stored(struct tool_ctx *ctx, const json_t *args, const 
     if (!plain)
         return ctx->code;
     enum tm_error rc = web_seal_for_edge(ctx, args, plain, sealed);
-    auth_secret_free(plain);
+    secret_free(plain);
     return rc;
 }
 
@@ -281,7 +281,7 @@ enum tm_error web_endpoint_detail(struct tool_ctx *ctx, const json_t *args, json
         }
         char masked[64];
         webhook_mask(s, masked, sizeof masked);
-        auth_secret_free(s);
+        secret_free(s);
         json_object_set_new(secrets, PQgetvalue(res, i, 0), json_pack("{s:s}", "masked", masked));
     }
     PQclear(res);
