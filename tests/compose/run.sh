@@ -361,7 +361,7 @@ restore_and_check() {
   # jobs is stopped: the archive files go back through a one-off container of it.
   timed "  archive files (tar)" "${COMPOSE[@]}" run --rm --no-deps -T jobs tar -C /var/lib/3min/archives -xzf - \
     <"$WORK/archives.tar.gz" || { say "restoring the archive files failed"; return 1; }
-  timed "  up -d" "${COMPOSE[@]}" up -d --no-build "${PULL_NEVER[@]}" --scale worker=3 >/dev/null 2>&1 || return 1
+  timed "  up -d" "${COMPOSE[@]}" up -d --no-build --scale worker=3 >/dev/null 2>&1 || return 1
   timed "  ready" ready || return 1
   local now
   now=$(fingerprint) || return 1
@@ -391,7 +391,6 @@ v2_banner() {
 
 BANNER
 }
-PULL_NEVER=()   # Compose v2's `up --pull never` (v1 has no such flag and pulls nothing built here)
 compose_v2() {
   local v2
   if ! v2=$(deploy/compose/compose-v2.sh); then
@@ -415,7 +414,6 @@ compose_v2() {
   stack_up=1
   timed "v2: up -d --scale worker=3" "${COMPOSE[@]}" up -d --no-build --pull never --scale worker=3 || return 1
   timed "v2: ready (edge, 3 workers)" ready || return 1
-  PULL_NEVER=(--pull never)
   timed "v2: restore the v1 backup (pg_restore)" restore_and_check || return 1
   trust_proxy_cert || return 1
   # v2's own container names, so this is v2's stack and not a leftover of v1's
