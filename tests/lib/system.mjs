@@ -380,6 +380,32 @@ export function postRaw(sys, body, { key, headers = {}, ...opts } = {}) {
   return request(sys, { body, headers: { ...JSON_HEADERS, ...authHeaders(key), ...headers }, ...opts });
 }
 
+// Sends only the head of a POST that announces a body of `length` bytes and
+// resolves with the status the server answers before any body is sent (or
+// rejects if it closes without answering within timeoutMs). For limits the
+// server enforces from Content-Length alone: sending the body as well races
+// the server's early answer and close (the client may see EPIPE or a reset
+// instead of the answer).
+export function announceBody(sys, path, length, { key, headers = {}, timeoutMs = 5000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(sys.port, '127.0.0.1');
+    let got = '';
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`no answer within ${timeoutMs} ms`)); }, timeoutMs);
+    const all = { Host: `127.0.0.1:${sys.port}`, ...JSON_HEADERS, ...authHeaders(key), ...headers,
+      'Content-Length': String(length), Connection: 'close' };
+    sock.on('connect', () => {
+      sock.write(`POST ${path} HTTP/1.1\r\n${Object.entries(all).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
+    });
+    sock.on('data', (c) => {
+      got += c.toString('latin1');
+      const m = got.match(/^HTTP\/1\.[01] (\d{3}) /);
+      if (m) { clearTimeout(timer); sock.destroy(); resolve(Number(m[1])); }
+    });
+    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+    sock.on('close', () => { clearTimeout(timer); reject(new Error(`closed without an answer: ${JSON.stringify(got)}`)); });
+  });
+}
+
 // Legacy era: a plain JSON-RPC request. `id: null` sends a notification.
 export function legacy(sys, key, method, params, { id = nextId(), headers = {}, ...opts } = {}) {
   const body = { jsonrpc: '2.0', method };
